@@ -1,0 +1,65 @@
+"""Awaits what an ``async def log_impression`` returns, outside the evaluation that produced it.
+
+The listener is called inline (the official contract), but its coroutine runs here, each one under
+a timeout, so an async listener that is slow or hangs never holds up an evaluation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from .intake import Intake
+from .waker import Waker
+
+_LOGGER = logging.getLogger("splitio.client.listener")
+
+QUEUE_SIZE = 10_000  # pending listener calls; beyond that they are dropped and counted
+CALL_TIMEOUT = 5.0
+
+
+class ListenerActor:
+    def __init__(self) -> None:
+        self.intake: Intake[Awaitable[Any]] = Intake(QUEUE_SIZE, 1)
+        self._stopping = False
+        self._waker: Waker | None = None
+
+    def submit(self, outcome: Awaitable[Any]) -> bool:
+        """Hot-path side: queue one coroutine (any thread)."""
+        return self.intake.append(outcome)
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._waker is not None:
+            self._waker.set()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        self._waker = Waker()
+        self.intake.set_waker(self._waker)
+        task_status.started()
+        try:
+            while True:
+                for outcome in self.intake.drain():
+                    await self._await(outcome)
+                if self._stopping:
+                    return
+                await self._waker.wait()
+        finally:
+            self.intake.set_waker(None)
+            for outcome in self.intake.drain():
+                close = getattr(outcome, "close", None)
+                if close is not None:
+                    close()
+
+    async def _await(self, outcome: Awaitable[Any]) -> None:
+        try:
+            with anyio.fail_after(CALL_TIMEOUT):
+                await outcome
+        except TimeoutError:
+            _LOGGER.error("Impression listener took longer than %ss; abandoned", CALL_TIMEOUT)
+        except Exception:
+            _LOGGER.exception("Impression listener raised; the evaluation was not affected")

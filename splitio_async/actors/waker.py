@@ -1,0 +1,54 @@
+"""Wake an actor from any thread without blocking the caller.
+
+anyio has no public non-blocking "run soon on the loop" for foreign threads (``from_thread.run_sync``
+waits for the result), so this asks the running backend directly: asyncio's
+``call_soon_threadsafe`` or trio's ``TrioToken.run_sync_soon``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import anyio
+import sniffio
+
+
+def _threadsafe_scheduler() -> Callable[[Callable[[], None]], object]:
+    library = sniffio.current_async_library()
+    if library == "trio":
+        import trio  # noqa: PLC0415 - only when running on trio
+
+        return trio.lowlevel.current_trio_token().run_sync_soon
+    import asyncio  # noqa: PLC0415
+
+    return asyncio.get_running_loop().call_soon_threadsafe
+
+
+class Waker:
+    """An event that can be set from any thread; create it inside the event loop."""
+
+    def __init__(self) -> None:
+        self._loop_thread = threading.get_ident()
+        self._event = anyio.Event()
+        self._schedule = _threadsafe_scheduler()
+
+    def __call__(self) -> None:
+        if threading.get_ident() == self._loop_thread:
+            self._event.set()
+            return
+        try:
+            self._schedule(self._set_current)
+        except RuntimeError:  # the loop is closing: the final drain picks the items up
+            pass
+
+    def _set_current(self) -> None:
+        self._event.set()  # runs on the loop thread: sets whichever event is current then
+
+    async def wait(self) -> None:
+        await self._event.wait()
+        self._event = anyio.Event()
+
+    def set(self) -> None:
+        """Loop-thread shortcut (stop requests and timers)."""
+        self._event.set()

@@ -1,0 +1,196 @@
+"""The evaluation algorithm, in the official SDK's exact order (spec: evaluation.md §3).
+
+``Evaluator.evaluate`` reads flags, rule-based segments and segment memberships only through an
+``EvaluationData`` (the in-memory snapshot, or what Redis mode gathered in one round trip), so the
+same code serves every storage mode. It never raises for bad data: a failure inside the evaluation
+(a missing rule-based segment, a dependency cycle) yields ``control`` with the ``exception`` label.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol
+
+from ..models import labels
+from ..models.fallback import Fallbacks
+from ..models.matchers import Attributes
+from ..models.rule_based_segments import RuleBasedSegment
+from ..models.splits import Split
+from .hashing import HASHERS, bucket
+
+_LOGGER = logging.getLogger("splitio_async.evaluator")
+
+CONTROL = "control"
+MAX_DEPTH = 32  # dependency / prerequisite nesting; deeper means a cycle
+
+
+class EvaluationData(Protocol):
+    """The read side an evaluation needs."""
+
+    @property
+    def flags(self) -> Mapping[str, Split]: ...
+
+    def in_segment(self, segment_name: str, key: str) -> bool: ...
+
+    def rule_based_segment(self, name: str) -> RuleBasedSegment | None: ...
+
+
+class EvaluationResult(NamedTuple):
+    treatment: str
+    config: str | None
+    label: str | None
+    change_number: int | None
+    impressions_disabled: bool
+    found: bool  # False: the flag does not exist (no impression is recorded)
+
+
+class DependencyCycleError(RuntimeError):
+    """Flags depend on each other in a loop."""
+
+
+class _Scope:
+    """One top-level evaluation: the data, the evaluator and the nesting depth."""
+
+    __slots__ = ("data", "depth", "evaluator")
+
+    def __init__(self, evaluator: Evaluator, data: EvaluationData) -> None:
+        self.evaluator = evaluator
+        self.data = data
+        self.depth = 0
+
+    def in_segment(self, segment_name: str, key: str) -> bool:
+        return self.data.in_segment(segment_name, key)
+
+    def rule_based_segment(self, name: str) -> RuleBasedSegment | None:
+        return self.data.rule_based_segment(name)
+
+    def treatment_of(
+        self, flag_name: str, matching_key: str, bucketing_key: str, attributes: Attributes | None
+    ) -> str:
+        if self.depth >= MAX_DEPTH:
+            raise DependencyCycleError(flag_name)
+        self.depth += 1
+        try:
+            return self.evaluator._evaluate(
+                matching_key, bucketing_key, flag_name, attributes, self
+            ).treatment
+        finally:
+            self.depth -= 1
+
+
+class Evaluator:
+    """Evaluates flags; holds only the configured fallback treatments."""
+
+    __slots__ = ("fallbacks",)
+
+    def __init__(self, fallbacks: Fallbacks | None = None) -> None:
+        self.fallbacks = fallbacks or Fallbacks()
+
+    def evaluate(
+        self,
+        matching_key: str,
+        bucketing_key: str | None,
+        flag_name: str,
+        attributes: Attributes | None,
+        data: EvaluationData,
+    ) -> EvaluationResult:
+        """Evaluate one flag; never raises."""
+        scope = _Scope(self, data)
+        try:
+            return self._evaluate(
+                matching_key, bucketing_key or matching_key, flag_name, attributes, scope
+            )
+        except Exception as exc:
+            _LOGGER.error("Error getting treatment for feature flag %s: %r", flag_name, exc)
+            return self.failed(flag_name, labels.EXCEPTION)
+
+    def evaluate_many(
+        self,
+        matching_key: str,
+        bucketing_key: str | None,
+        flag_names: list[str],
+        attributes: Attributes | None,
+        data: EvaluationData,
+    ) -> list[EvaluationResult]:
+        """Evaluate several flags in one context. As in the official SDK, a failure in any of
+        them fails the whole call: every flag gets ``control`` with the ``exception`` label."""
+        scope = _Scope(self, data)
+        bk = bucketing_key or matching_key
+        try:
+            return [
+                self._evaluate(matching_key, bk, name, attributes, scope) for name in flag_names
+            ]
+        except Exception as exc:
+            _LOGGER.error("Error getting treatment for feature flags %s: %r", flag_names, exc)
+            return [self.failed(name, labels.EXCEPTION) for name in flag_names]
+
+    def failed(self, flag_name: str, label: str) -> EvaluationResult:
+        """The result for a flag that could not be evaluated (not ready, exception)."""
+        treatment, config, resolved = self.fallbacks.resolve(flag_name, label)
+        return EvaluationResult(treatment, config, resolved, None, False, True)
+
+    def _evaluate(
+        self, mk: str, bk: str, flag_name: str, attributes: Attributes | None, scope: _Scope
+    ) -> EvaluationResult:
+        split = scope.data.flags.get(flag_name)
+        if split is None:
+            treatment, config, label = self.fallbacks.resolve(
+                flag_name, labels.DEFINITION_NOT_FOUND
+            )
+            return EvaluationResult(treatment, config, label, -1, False, False)
+        treatment = CONTROL
+        label: str | None = ""
+        if split.killed:
+            treatment, label = split.default_treatment, labels.KILLED
+        else:
+            if split.prerequisites and not self._prerequisites_met(
+                split, mk, bk, attributes, scope
+            ):
+                treatment, label = split.default_treatment, labels.PREREQUISITES_NOT_MET
+            if treatment == CONTROL:  # official quirk Q1: a "control" default keeps evaluating
+                treatment, label = _treatment_for(split, mk, bk, attributes, scope)
+        if treatment == CONTROL:
+            treatment, config, label = self.fallbacks.resolve(flag_name, label)
+        else:
+            config = split.configurations.get(treatment) if split.configurations else None
+        return EvaluationResult(
+            treatment, config, label, split.change_number, split.impressions_disabled, True
+        )
+
+    def _prerequisites_met(
+        self, split: Split, mk: str, bk: str, attributes: Attributes | None, scope: _Scope
+    ) -> bool:
+        for prerequisite in split.prerequisites:
+            treatment = scope.treatment_of(prerequisite.feature_flag_name, mk, bk, attributes)
+            if treatment not in prerequisite.treatments:
+                return False
+        return True
+
+
+def _treatment_for(
+    split: Split, mk: str, bk: str, attributes: Attributes | None, ctx: Any
+) -> tuple[str, str | None]:
+    """Walk the conditions; the traffic-allocation check happens once, at the first ROLLOUT."""
+    in_rollout = False
+    for condition in split.conditions:
+        if not in_rollout and condition.is_rollout:
+            if split.traffic_allocation < 100:
+                hashed = HASHERS[split.algo](bk, split.traffic_allocation_seed)  # type: ignore[arg-type]
+                if bucket(hashed) > split.traffic_allocation:
+                    return split.default_treatment, labels.NOT_IN_SPLIT
+            in_rollout = True
+        for matcher in condition.matchers:
+            if not matcher.evaluate(mk, bk, attributes, ctx):
+                break
+        else:
+            if condition.whole is not None:
+                return condition.whole, condition.label
+            if not condition.bounds:
+                return CONTROL, condition.label
+            target = bucket(HASHERS[split.algo](bk, split.seed))
+            for upper, treatment in condition.bounds:
+                if upper >= target:
+                    return treatment, condition.label
+            return CONTROL, condition.label
+    return split.default_treatment, labels.DEFAULT_RULE

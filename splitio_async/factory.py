@@ -1,0 +1,370 @@
+"""The factory: wires the actors of one SDK instance into a task group it owns.
+
+Which actors run depends on the mode: localhost mode feeds the storage actor from files; the
+recorders, the SDK-events actor and the listener actor are common to every mode. ``open_factory`` is
+the structured form (``async with``); ``get_factory_async`` returns a factory hosted by its own task
+(see ``_host``), for compatibility with the official SDK.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from .storage import state as states
+from ._host import start_hosted
+from .actors.intake import Intake
+from .actors.listener import ListenerActor
+from .actors.localhost import LocalhostSource
+from .actors.messages import StorageMessage
+from .actors.recorder import Recorder, discard
+from .actors.storage import INBOX_SIZE, StorageActor
+from .client import Client
+from .config import Config
+from .engine.evaluator import Evaluator
+from .engine.impressions import ImpressionsStrategy
+from .errors import TimeoutException
+from .lowlevel import EvaluationCore, ImpressionRecord
+from .storage.state import FactoryState
+from .manager import Manager
+from .models.events import Event
+from .models.impressions import Impression
+from .sdk_events import SdkEventsHub
+
+_LOGGER = logging.getLogger("splitio.client.factory")
+
+LOCALHOST = "localhost"
+
+
+class _LiveFactories:
+    """Live factories per SDK key, for the official "multiple factories" warnings.
+
+    The one piece of process-wide state; tests reset it with ``reset()``.
+    """
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, sdk_key: str) -> None:
+        with self._lock:
+            count = self._counts.get(sdk_key, 0)
+            if self._counts and count > 0:
+                _LOGGER.warning(
+                    "factory instantiation: You already have %d %s with this SDK Key. We "
+                    "recommend keeping only one instance of the factory at all times (Singleton "
+                    "pattern) and reusing it throughout your application.",
+                    count, "factory" if count == 1 else "factories",
+                )
+            elif self._counts and sdk_key not in self._counts:
+                _LOGGER.warning(
+                    "factory instantiation: You already have an instance of the Split factory. "
+                    "Make sure you definitely want this additional instance. We recommend "
+                    "keeping only one instance of the factory at all times (Singleton pattern) "
+                    "and reusing it throughout your application."
+                )
+            self._counts[sdk_key] = count + 1
+
+    def remove(self, sdk_key: str) -> None:
+        with self._lock:
+            self._counts[sdk_key] = max(0, self._counts.get(sdk_key, 0) - 1)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+live_factories = _LiveFactories()
+
+
+def _instance_id(config: Config) -> str:
+    if not config.ip_addresses_enabled:
+        return "NA"
+    if config.machine_name:
+        return config.machine_name
+    try:
+        return socket.gethostname() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+class SplitFactory:
+    """One SDK instance. ``client()`` and ``manager()`` are plain calls; lifecycle calls await."""
+
+    def __init__(self, sdk_key: str, config: Config, urls: dict[str, str | None]) -> None:
+        self._sdk_key = sdk_key
+        self._config = config
+        self._urls = urls
+        self._state = FactoryState(localhost=sdk_key == LOCALHOST)
+        self._evaluator = Evaluator(config.fallbacks)
+        self._hub = SdkEventsHub()
+        self._impressions: Intake[ImpressionRecord] = Intake(
+            config.impressions_queue_size, config.impressions_bulk_size
+        )
+        self._events: Intake[Event] = Intake(config.events_queue_size, config.events_bulk_size)
+        self._listener = ListenerActor() if config.impression_listener is not None else None
+        self._strategy = ImpressionsStrategy(config.impressions_mode)
+        self._core = EvaluationCore(
+            self._state,
+            self._evaluator,
+            self._impressions,
+            self._events,
+            config.labels_enabled,
+            config.impression_listener,
+            self._listener.submit if self._listener is not None else None,
+            _instance_id(config),
+        )
+        self._ready = anyio.Event()
+        self._stop_requested = anyio.Event()
+        self._stopped = anyio.Event()
+        self._recorders_done = anyio.Event()
+        self._recorders: list[Recorder[Any, Any]] = []
+        self._host: Any = None
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def ready(self) -> bool:
+        return self._state.status is states.READY
+
+    @property
+    def destroyed(self) -> bool:
+        return self._state.status is states.DESTROYED
+
+    def client(self) -> Client:
+        return Client(self, self._core)
+
+    def manager(self) -> Manager:
+        return Manager(self._state)
+
+    async def block_until_ready(self, timeout: float | None = None) -> None:
+        """Wait for the first complete data set; raise TimeoutException after ``timeout`` s."""
+        if self.ready:
+            return
+        with anyio.move_on_after(timeout) as scope:
+            await self._ready.wait()
+        if scope.cancelled_caught:
+            _LOGGER.error("Exception initializing SDK")
+            raise TimeoutException(
+                "SDK Initialization: time of %d exceeded" % (timeout or 0)  # noqa: UP031
+            )
+
+    async def destroy(self, destroyed_event: Any = None) -> None:
+        """Stop every actor after the recorders' final flush (bounded by ``destroyTimeout``)."""
+        if self._state.status is not states.DESTROYED:
+            self._state.status = states.DESTROYED
+            live_factories.remove(self._sdk_key)
+            self._hub.clear()
+            self._stop_requested.set()
+        await self._stopped.wait()
+        if destroyed_event is not None and hasattr(destroyed_event, "set"):
+            destroyed_event.set()
+
+    # ------------------------------------------------------------------ internals for the shim
+
+    @property
+    def core(self) -> EvaluationCore:
+        return self._core
+
+    @property
+    def state(self) -> FactoryState:
+        return self._state
+
+    @property
+    def events_hub(self) -> SdkEventsHub:
+        return self._hub
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Records delivered and lost per recorder (observability and tests)."""
+        counts = {}
+        for recorder in self._recorders:
+            counts[f"{recorder.name}_delivered"] = recorder.delivered
+            counts[f"{recorder.name}_lost"] = recorder.lost
+        counts["impressions_dropped"] = self._impressions.dropped
+        counts["events_dropped"] = self._events.dropped
+        return counts
+
+    # ------------------------------------------------------------------ the actors
+
+    def _mark_ready(self) -> None:
+        if self._state.status is states.NOT_INITIALIZED:
+            self._state.status = states.READY
+            self._ready.set()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run every actor until ``destroy()``; raises a start-up error before ``started``."""
+        error: BaseException | None = None
+        try:
+            async with anyio.create_task_group() as tg:
+                try:
+                    await self._start(tg)
+                except Exception as exc:
+                    error = exc
+                    tg.cancel_scope.cancel()
+                else:
+                    task_status.started()
+                    await self._stop_requested.wait()
+                    await self._shutdown(tg)
+        finally:
+            if self._state.status is not states.DESTROYED:
+                self._state.status = states.DESTROYED
+                live_factories.remove(self._sdk_key)
+            self._stopped.set()
+        if error is not None:
+            raise error
+
+    async def _start(self, tg: TaskGroup) -> None:
+        await tg.start(self._hub.run)
+        if self._listener is not None:
+            await tg.start(self._listener.run)
+        self._recorders = self._build_recorders()
+        await tg.start(self._run_recorders)
+        send, receive = anyio.create_memory_object_stream[StorageMessage](INBOX_SIZE)
+        storage = StorageActor(
+            self._state, receive, self._hub, self._config.flag_sets_filter, self._mark_ready
+        )
+        await tg.start(storage.run)
+        if self._state.localhost:
+            source = LocalhostSource(
+                self._state,
+                send,
+                self._config.split_file,
+                self._config.segment_directory,
+                self._config.localhost_refresh_enabled,
+                self._config.features_refresh_rate,
+                self._config.segments_refresh_rate,
+            )
+            await tg.start(source.run)
+        else:
+            send.close()
+            raise NotImplementedError(
+                "splitio_async: only localhost mode (sdk key 'localhost') is available in this "
+                "release; syncing from Split's API is not built yet"
+            )
+
+    async def _run_recorders(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        try:
+            async with anyio.create_task_group() as recorders:
+                for recorder in self._recorders:
+                    await recorders.start(recorder.run)
+                task_status.started()
+        finally:
+            self._recorders_done.set()
+
+    def _build_recorders(self) -> list[Recorder[Any, Any]]:
+        """Localhost mode accepts impressions and events and discards them (official
+        behaviour), after applying the impressions mode so the hot path costs what it will."""
+        def prepare(records: list[ImpressionRecord]) -> list[Impression]:
+            return self._strategy.process(records).to_send
+
+        async def flush_counts(final: bool) -> None:
+            self._strategy.pop_counts()
+            if final or self._strategy.unique_keys_due:
+                self._strategy.pop_unique_keys()
+
+        def keep(items: list[Event]) -> list[Event]:
+            return items
+
+        return [
+            Recorder("impressions", self._impressions, prepare, discard,
+                     self._config.impressions_refresh_rate, self._config.impressions_bulk_size,
+                     flush_counts),
+            Recorder("events", self._events, keep, discard, self._config.events_push_rate,
+                     self._config.events_bulk_size),
+        ]
+
+    async def _shutdown(self, tg: TaskGroup) -> None:
+        """Final flush first (shielded, under the deadline), then cancel every actor."""
+        for recorder in self._recorders:
+            recorder.stop()
+        if self._listener is not None:
+            self._listener.stop()
+        with anyio.move_on_after(self._config.destroy_timeout, shield=True):
+            await self._recorders_done.wait()
+        tg.cancel_scope.cancel()
+
+
+def _validate_sdk_key(sdk_key: Any) -> bool:
+    if sdk_key is None:
+        _LOGGER.error(
+            "factory_instantiation: you passed a null sdk_key, sdk_key must be a non-empty string."
+        )
+        return False
+    if not isinstance(sdk_key, str):
+        _LOGGER.error(
+            "factory_instantiation: you passed an invalid sdk_key, sdk_key must be a non-empty "
+            "string."
+        )
+        return False
+    if not sdk_key.strip():
+        _LOGGER.error(
+            "factory_instantiation: you passed an empty sdk_key, sdk_key must be a non-empty "
+            "string."
+        )
+        return False
+    return True
+
+
+def build_factory(
+    sdk_key: Any, config: dict[str, Any] | None, urls: dict[str, str | None]
+) -> SplitFactory | None:
+    """Validate the key and config and build the (not yet running) factory, in the event loop."""
+    if not _validate_sdk_key(sdk_key):
+        return None
+    factory = SplitFactory(sdk_key, Config.from_dict(config), urls)
+    live_factories.add(sdk_key)
+    return factory
+
+
+async def get_factory_async(
+    sdk_key: Any,
+    config: dict[str, Any] | None = None,
+    sdk_api_base_url: str | None = None,
+    events_api_base_url: str | None = None,
+    auth_api_base_url: str | None = None,
+    streaming_api_base_url: str | None = None,
+    telemetry_api_base_url: str | None = None,
+) -> SplitFactory | None:
+    """The official entry point: a running factory, to be ended with ``await factory.destroy()``."""
+    factory = build_factory(sdk_key, config, {
+        "sdk": sdk_api_base_url, "events": events_api_base_url, "auth": auth_api_base_url,
+        "streaming": streaming_api_base_url, "telemetry": telemetry_api_base_url,
+    })
+    if factory is None:
+        return None
+    factory._host = await start_hosted(factory.run)
+    return factory
+
+
+@asynccontextmanager
+async def open_factory(
+    sdk_key: str,
+    config: dict[str, Any] | None = None,
+    **urls: str | None,
+) -> AsyncIterator[SplitFactory]:
+    """The structured form: the factory's actors live in a task group this context owns, and
+    leaving the block destroys the factory (final flush included)."""
+    factory = build_factory(sdk_key, config, {
+        "sdk": urls.get("sdk_api_base_url"), "events": urls.get("events_api_base_url"),
+        "auth": urls.get("auth_api_base_url"), "streaming": urls.get("streaming_api_base_url"),
+        "telemetry": urls.get("telemetry_api_base_url"),
+    })
+    if factory is None:
+        raise ValueError("open_factory: the sdk_key must be a non-empty string")
+    async with anyio.create_task_group() as tg:
+        await tg.start(factory.run)
+        try:
+            yield factory
+        finally:
+            with anyio.CancelScope(shield=True):
+                await factory.destroy()

@@ -1,0 +1,383 @@
+"""The I/O-free core of every client call: validate, evaluate on the current snapshot, record.
+
+Both the async ``Client`` and the sync shim's client call this directly in the caller's context,
+so an evaluation never awaits and never hops threads: it reads ``state.snapshot`` (one attribute
+read of an immutable object), evaluates, and appends the impression to a bounded intake. The sync
+shim imports this module by its public name, like anyio's and trio's ``lowlevel``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
+
+from ._version import __version__
+from .actors.intake import Intake
+from .engine.evaluator import EvaluationResult, Evaluator
+from .models import labels
+from .models.events import Event
+from .models.impressions import Impression
+from .properties import validate_properties
+from .manager import ManagerCore as ManagerCore
+from .manager import SplitView as SplitView
+from .storage.state import DESTROYED, NOT_INITIALIZED, READY, WAITING_FORK, FactoryState
+from .validation import (
+    EVENT_TYPE_RE,
+    raw_flag_names,
+    validate_attributes,
+    validate_flag_name,
+    validate_flag_names,
+    validate_flag_sets,
+    validate_key,
+    validate_track_key,
+)
+
+_LOGGER = logging.getLogger("splitio.client.client")
+_VALIDATION_LOGGER = logging.getLogger("splitio.client.input_validator")
+
+SDK_LANGUAGE_VERSION = f"python-{__version__}"
+
+
+
+class EvaluationOptions(NamedTuple):
+    """Extra data for one evaluation call; ``properties`` travel with its impressions."""
+
+    properties: dict[str, Any] | None = None
+
+
+ImpressionRecord = tuple[Impression, bool]  # (impression, flag has impressionsDisabled)
+
+
+class EvaluationCore:
+    """Validation, evaluation and recording for one factory; holds no per-call state."""
+
+    __slots__ = (
+        "_async_listener_results",
+        "_evaluator",
+        "_events",
+        "_impressions",
+        "_instance_id",
+        "_labels",
+        "_listener",
+        "_state",
+    )
+
+    def __init__(
+        self,
+        state: FactoryState,
+        evaluator: Evaluator,
+        impressions: Intake[ImpressionRecord],
+        events: Intake[Event],
+        labels_enabled: bool,
+        listener: Any,
+        async_listener_results: Callable[[Awaitable[Any]], bool] | None,
+        instance_id: str,
+    ) -> None:
+        self._state = state
+        self._evaluator = evaluator
+        self._impressions = impressions
+        self._events = events
+        self._labels = labels_enabled
+        self._listener = listener
+        self._async_listener_results = async_listener_results
+        self._instance_id = instance_id
+
+    # ------------------------------------------------------------------ single flag
+
+    def treatment(
+        self, key: Any, flag_name: Any, attributes: Any, options: Any, method: str
+    ) -> tuple[str, str | None]:
+        """``(treatment, config)`` for get_treatment / get_treatment_with_config."""
+        status = self._state.status
+        if status is not READY and not self._usable(status):
+            return self._fallback(flag_name)
+        keys = validate_key(key, method)
+        name = validate_flag_name(flag_name, method)
+        if keys is None or name is None or not validate_attributes(attributes, method):
+            return self._fallback(name if name is not None else flag_name)
+        properties = self._properties(options, method)
+        if status is READY:
+            result = self._evaluator.evaluate(
+                keys[0], keys[1], name, attributes, self._state.snapshot
+            )
+            if not result.found:
+                _warn_missing(method, name)
+                return result.treatment, result.config
+        else:
+            result = self._evaluator.failed(name, labels.NOT_READY)
+        self._record(keys, name, result, attributes, properties)
+        return result.treatment, result.config
+
+    # ------------------------------------------------------------------ several flags
+
+    def treatments(
+        self, key: Any, flag_names: Any, attributes: Any, options: Any, method: str
+    ) -> dict[str, tuple[str, str | None]]:
+        status = self._state.status
+        if status is not READY and not self._usable(status):
+            return {n: self._fallback(n) for n in raw_flag_names(flag_names)}
+        keys = validate_key(key, method)
+        names = validate_flag_names(flag_names, method)
+        if keys is None or names is None or not validate_attributes(attributes, method):
+            return {n: self._fallback(n) for n in raw_flag_names(flag_names)}
+        return self._evaluate_many(
+            keys, names, attributes, self._properties(options, method), method, status
+        )
+
+    def treatments_by_flag_sets(
+        self, key: Any, flag_sets: Any, attributes: Any, options: Any, method: str
+    ) -> dict[str, tuple[str, str | None]]:
+        if not isinstance(flag_sets, list):
+            _VALIDATION_LOGGER.warning(
+                "%s: flag sets parameter type should be list object, parameter is discarded",
+                method,
+            )
+            flag_sets = []
+        valid_sets = validate_flag_sets(flag_sets, method)
+        snapshot = self._state.snapshot
+        names: set[str] = set()
+        for flag_set in valid_sets:
+            members = snapshot.flag_sets.get(flag_set)
+            if members is None:
+                _LOGGER.warning(
+                    "Flag set %s is not part of the configured flag set list, ignoring it.",
+                    flag_set,
+                )
+                continue
+            names |= members
+        if not names:
+            _VALIDATION_LOGGER.warning(
+                "%s: No valid Flag set or no feature flags found for evaluating treatments",
+                method,
+            )
+            return {}
+        status = self._state.status
+        if status is not READY and not self._usable(status):
+            return {n: self._fallback(n) for n in names}
+        keys = validate_key(key, method)
+        if keys is None or not validate_attributes(attributes, method):
+            return {n: self._fallback(n) for n in names}
+        return self._evaluate_many(
+            keys, sorted(names), attributes, self._properties(options, method), method, status
+        )
+
+    def _evaluate_many(
+        self,
+        keys: tuple[str, str | None],
+        names: list[str],
+        attributes: dict[str, Any] | None,
+        properties: str | None,
+        method: str,
+        status: str,
+    ) -> dict[str, tuple[str, str | None]]:
+        if status is READY:
+            evaluated = self._evaluator.evaluate_many(
+                keys[0], keys[1], names, attributes, self._state.snapshot
+            )
+        else:
+            evaluated = [self._evaluator.failed(name, labels.NOT_READY) for name in names]
+        results: dict[str, tuple[str, str | None]] = {}
+        for name, result in zip(names, evaluated, strict=True):
+            results[name] = (result.treatment, result.config)
+            if not result.found:
+                _warn_missing(method, name)
+                continue
+            self._record(keys, name, result, attributes, properties)
+        return results
+
+    # ------------------------------------------------------------------ track
+
+    def track(
+        self, key: Any, traffic_type: Any, event_type: Any, value: Any, properties: Any
+    ) -> bool:
+        status = self._state.status
+        if status is NOT_INITIALIZED:
+            _LOGGER.warning(
+                "track: the SDK is not ready, results may be incorrect. Make sure to wait for "
+                "SDK readiness before using this method"
+            )
+        traffic = _validate_traffic_type(traffic_type)
+        if traffic is None:
+            return False
+        if status is DESTROYED:
+            _LOGGER.error("Client has already been destroyed - no calls possible")
+            return False
+        if status is WAITING_FORK:
+            _LOGGER.error("Client is not ready - no calls possible")
+            return False
+        matching_key = validate_track_key(key)
+        if matching_key is None or not _valid_event_type(event_type):
+            return False
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            _VALIDATION_LOGGER.error("track: value must be a number.")
+            return False
+        valid, cleaned, size = validate_properties(properties, "track")
+        if not valid:
+            return False
+        if (
+            status is READY
+            and not self._state.localhost
+            and traffic not in self._state.snapshot.traffic_types
+        ):
+            _VALIDATION_LOGGER.warning(
+                "track: Traffic Type %s does not have any corresponding Feature flags in this "
+                "environment, make sure you're tracking your events to a valid traffic type "
+                "defined in the Split user interface.", traffic,
+            )
+        event = Event(
+            matching_key, traffic, event_type, value, int(time.time() * 1000), cleaned, size
+        )
+        if not self._events.append(event):
+            _LOGGER.warning(
+                "Events queue is full, failing to add more events. \nConsider increasing "
+                "parameter `eventsQueueSize` in configuration"
+            )
+            return False
+        return True
+
+    # ------------------------------------------------------------------ helpers
+
+    def _usable(self, status: str) -> bool:
+        """False (logged) when the factory cannot answer; True when not ready yet."""
+        if status is DESTROYED:
+            _LOGGER.error("Client has already been destroyed - no calls possible")
+            return False
+        _LOGGER.error("Client is not ready - no calls possible")
+        return status is not WAITING_FORK
+
+    def _fallback(self, flag_name: Any) -> tuple[str, str | None]:
+        name = flag_name.strip() if isinstance(flag_name, str) else ""
+        treatment, config, _ = self._evaluator.fallbacks.resolve(name, "")
+        return treatment, config
+
+    def _properties(self, options: Any, method: str) -> str | None:
+        if options is None:
+            return None
+        if not isinstance(options, EvaluationOptions):
+            _VALIDATION_LOGGER.error(
+                "%s: evaluation options should be an instance of EvaluationOptions. Setting its "
+                "value to None.", method,
+            )
+            return None
+        valid, cleaned, _ = validate_properties(options.properties, method)
+        return json.dumps(cleaned) if valid and cleaned else None
+
+    def _record(
+        self,
+        keys: tuple[str, str | None],
+        name: str,
+        result: EvaluationResult,
+        attributes: dict[str, Any] | None,
+        properties: str | None,
+    ) -> None:
+        impression = Impression(
+            keys[0],
+            name,
+            result.treatment,
+            result.label if self._labels else None,
+            result.change_number,
+            keys[1],
+            int(time.time() * 1000),
+            None,
+            properties,
+        )
+        if not self._impressions.append((impression, result.impressions_disabled)):
+            _LOGGER.warning(
+                "Impression queue is full, failing to add more impressions. \nConsider "
+                "increasing parameter `impressionsQueueSize` in configuration"
+            )
+        if self._listener is not None:
+            self._notify_listener(impression, attributes)
+
+    def _notify_listener(self, impression: Impression, attributes: dict[str, Any] | None) -> None:
+        """Call the user's listener inline, as the official SDK does; a coroutine it returns is
+        awaited by the listener actor, so a slow async listener never holds up an evaluation."""
+        data = {
+            "impression": impression,
+            "attributes": attributes,
+            "instance-id": self._instance_id,
+            "sdk-language-version": SDK_LANGUAGE_VERSION,
+        }
+        try:
+            outcome = self._listener.log_impression(data)
+        except Exception:
+            _LOGGER.exception("Impression listener raised; the evaluation is not affected")
+            return
+        if inspect.isawaitable(outcome):
+            if self._async_listener_results is None or not self._async_listener_results(outcome):
+                _close(outcome)
+
+
+def _close(outcome: Awaitable[Any]) -> None:
+    close = getattr(outcome, "close", None)
+    if close is not None:
+        close()
+
+
+def _warn_missing(method: str, name: str) -> None:
+    _LOGGER.warning(
+        '%s: you passed "%s" that does not exist in this environment, please double check what '
+        "Feature flags exist in the Split user interface.", method, name,
+    )
+
+
+def _validate_traffic_type(traffic_type: Any) -> str | None:
+    if traffic_type is None:
+        _VALIDATION_LOGGER.error(
+            "track: you passed a null traffic_type, traffic_type must be a non-empty string."
+        )
+        return None
+    if not isinstance(traffic_type, str):
+        _VALIDATION_LOGGER.error(
+            "track: you passed an invalid traffic_type, traffic_type must be a non-empty string."
+        )
+        return None
+    if not traffic_type.strip():
+        _VALIDATION_LOGGER.error(
+            "track: you passed an empty traffic_type, traffic_type must be a non-empty string."
+        )
+        return None
+    if traffic_type.lower() != traffic_type:
+        _VALIDATION_LOGGER.warning(
+            "track: traffic type '%s' should be all lowercase - converting string to lowercase",
+            traffic_type,
+        )
+    return traffic_type.lower()
+
+
+def _valid_event_type(event_type: Any) -> bool:
+    if event_type is None:
+        _VALIDATION_LOGGER.error(
+            "track: you passed a null event_type, event_type must be a non-empty string."
+        )
+        return False
+    if not isinstance(event_type, str):
+        _VALIDATION_LOGGER.error(
+            "track: you passed an invalid event_type, event_type must be a non-empty string."
+        )
+        return False
+    if not event_type:
+        _VALIDATION_LOGGER.error(
+            "track: you passed an empty event_type, event_type must be a non-empty string."
+        )
+        return False
+    if not EVENT_TYPE_RE.fullmatch(event_type):
+        _VALIDATION_LOGGER.error(
+            "track: you passed %s, an event name must adhere to the regular expression %s. This "
+            "means an event name must be alphanumeric, cannot be more than 80 characters long, "
+            "and can only include a dash, underscore, period, or colon as separators of "
+            "alphanumeric characters.", event_type, EVENT_TYPE_RE.pattern,
+        )
+        return False
+    return True
+
+
+def build_factory(sdk_key: Any, config: dict[str, Any] | None, urls: dict[str, str | None]) -> Any:
+    """Build a not-yet-running factory inside the event loop (the shim then starts its ``run``)."""
+    from .factory import build_factory as _build  # noqa: PLC0415 - the factory imports us
+
+    return _build(sdk_key, config, urls)

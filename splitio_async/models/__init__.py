@@ -1,0 +1,1 @@
+"""Parsed, compiled, immutable flag data. Pure: no I/O, no anyio, httpx or redis."""

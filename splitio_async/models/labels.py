@@ -1,0 +1,10 @@
+"""Impression labels, verbatim from the official SDK (users and dashboards match on them)."""
+
+KILLED = "killed"
+DEFINITION_NOT_FOUND = "definition not found"
+NOT_IN_SPLIT = "not in split"
+DEFAULT_RULE = "default rule"
+PREREQUISITES_NOT_MET = "prerequisites not met"
+NOT_READY = "not ready"
+EXCEPTION = "exception"
+UNSUPPORTED = "targeting rule type unsupported by sdk"

@@ -1,0 +1,1 @@
+"""Where evaluations read their data from: immutable snapshots (memory) or Redis."""

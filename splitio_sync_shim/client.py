@@ -1,0 +1,112 @@
+"""The blocking client: evaluations run right here, in the caller's thread.
+
+It calls the same ``EvaluationCore`` as the async client; nothing crosses into the portal thread
+except ``on`` (subscriptions belong to the loop) and ``destroy``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from splitio_async.lowlevel import EvaluationCore
+
+if TYPE_CHECKING:
+    from .factory import SyncSplitFactory
+
+Treatments = dict[str, str]
+TreatmentsWithConfig = dict[str, tuple[str, str | None]]
+
+
+def _treatments(results: dict[str, tuple[str, str | None]]) -> Treatments:
+    return {name: result[0] for name, result in results.items()}
+
+
+class Client:
+    __slots__ = ("_core", "_factory")
+
+    def __init__(self, factory: SyncSplitFactory, core: EvaluationCore) -> None:
+        self._factory = factory
+        self._core = core
+
+    @property
+    def ready(self) -> bool:
+        return self._factory.ready
+
+    @property
+    def destroyed(self) -> bool:
+        return self._factory.destroyed
+
+    def get_treatment(
+        self, key: Any, feature_flag_name: Any, attributes: Any = None,
+        evaluation_options: Any = None,
+    ) -> str:
+        return self._core.treatment(
+            key, feature_flag_name, attributes, evaluation_options, "get_treatment"
+        )[0]
+
+    def get_treatment_with_config(
+        self, key: Any, feature_flag_name: Any, attributes: Any = None,
+        evaluation_options: Any = None,
+    ) -> tuple[str, str | None]:
+        return self._core.treatment(
+            key, feature_flag_name, attributes, evaluation_options, "get_treatment_with_config"
+        )
+
+    def get_treatments(
+        self, key: Any, feature_flag_names: Any, attributes: Any = None,
+        evaluation_options: Any = None,
+    ) -> Treatments:
+        return _treatments(self._core.treatments(
+            key, feature_flag_names, attributes, evaluation_options, "get_treatments"
+        ))
+
+    def get_treatments_with_config(
+        self, key: Any, feature_flag_names: Any, attributes: Any = None,
+        evaluation_options: Any = None,
+    ) -> TreatmentsWithConfig:
+        return self._core.treatments(
+            key, feature_flag_names, attributes, evaluation_options, "get_treatments_with_config"
+        )
+
+    def get_treatments_by_flag_set(
+        self, key: Any, flag_set: Any, attributes: Any = None, evaluation_options: Any = None,
+    ) -> Treatments:
+        return _treatments(self._core.treatments_by_flag_sets(
+            key, [flag_set], attributes, evaluation_options, "get_treatments_by_flag_set"
+        ))
+
+    def get_treatments_by_flag_sets(
+        self, key: Any, flag_sets: Any, attributes: Any = None, evaluation_options: Any = None,
+    ) -> Treatments:
+        return _treatments(self._core.treatments_by_flag_sets(
+            key, flag_sets, attributes, evaluation_options, "get_treatments_by_flag_sets"
+        ))
+
+    def get_treatments_with_config_by_flag_set(
+        self, key: Any, flag_set: Any, attributes: Any = None, evaluation_options: Any = None,
+    ) -> TreatmentsWithConfig:
+        return self._core.treatments_by_flag_sets(
+            key, [flag_set], attributes, evaluation_options,
+            "get_treatments_with_config_by_flag_set",
+        )
+
+    def get_treatments_with_config_by_flag_sets(
+        self, key: Any, flag_sets: Any, attributes: Any = None, evaluation_options: Any = None,
+    ) -> TreatmentsWithConfig:
+        return self._core.treatments_by_flag_sets(
+            key, flag_sets, attributes, evaluation_options,
+            "get_treatments_with_config_by_flag_sets",
+        )
+
+    def track(
+        self, key: Any, traffic_type: Any, event_type: Any, value: Any = None,
+        properties: Any = None,
+    ) -> bool:
+        return self._core.track(key, traffic_type, event_type, value, properties)
+
+    def on(self, sdk_event: Any, callback: Any) -> None:
+        """Subscribe to SDK_READY / SDK_UPDATE; sync callbacks run in a worker thread."""
+        self._factory.subscribe(sdk_event, callback)
+
+    def destroy(self) -> None:
+        self._factory.destroy()

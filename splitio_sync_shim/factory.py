@@ -1,0 +1,104 @@
+"""``get_factory``: the async factory hosted on a portal thread, with blocking lifecycle calls."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from splitio_async import SplitFactory
+from splitio_async.lowlevel import ManagerCore, build_factory
+
+from ._portal import PortalThread
+from .client import Client
+from .manager import Manager
+
+
+class SyncSplitFactory:
+    """Blocking facade over one ``splitio_async.SplitFactory``."""
+
+    def __init__(self, factory: SplitFactory, portal: PortalThread) -> None:
+        self._factory = factory
+        self._portal = portal
+
+    @property
+    def ready(self) -> bool:
+        return self._factory.ready
+
+    @property
+    def destroyed(self) -> bool:
+        return self._factory.destroyed
+
+    def client(self) -> Client:
+        return Client(self, self._factory.core)
+
+    def manager(self) -> Manager:
+        return Manager(ManagerCore(self._factory.state))
+
+    def block_until_ready(self, timeout: float | None = None) -> None:
+        """Block until ready; raises TimeoutException after ``timeout`` seconds."""
+        if self._factory.ready:
+            return
+        self._portal.call(self._factory.block_until_ready, timeout)
+
+    def subscribe(self, sdk_event: Any, callback: Any) -> None:
+        if self._portal.alive:
+            self._portal.call(self._factory.events_hub.subscribe, sdk_event, callback)
+
+    def destroy(self, destroyed_event: threading.Event | None = None) -> None:
+        """Flush and stop. With an event: return at once and set it when done; without: block."""
+        if not self._portal.alive:
+            if destroyed_event is not None:
+                destroyed_event.set()
+            return
+
+        async def finish() -> None:
+            try:
+                await self._factory.destroy()
+            finally:
+                self._portal.request_stop()
+                if destroyed_event is not None:
+                    destroyed_event.set()
+
+        if destroyed_event is not None:
+            self._portal.portal.start_task_soon(finish)
+            return
+        try:
+            self._portal.call(finish)
+        except RuntimeError:  # the loop is already stopping: destroy is idempotent
+            pass
+        self._portal.stop()
+
+    def delivery_counts(self) -> dict[str, int]:
+        return self._factory.delivery_counts()
+
+
+def get_factory(
+    sdk_key: Any,
+    config: dict[str, Any] | None = None,
+    *,
+    async_backend: str = "asyncio",
+    **urls: str | None,
+) -> SyncSplitFactory | None:
+    """The official blocking entry point. ``async_backend`` ("asyncio" or "trio") picks the event
+    loop of the portal thread; everything else is the official signature."""
+    portal = PortalThread(async_backend)
+    portal.start()
+
+    def build() -> SplitFactory | None:
+        return build_factory(sdk_key, config, {
+            "sdk": urls.get("sdk_api_base_url"), "events": urls.get("events_api_base_url"),
+            "auth": urls.get("auth_api_base_url"),
+            "streaming": urls.get("streaming_api_base_url"),
+            "telemetry": urls.get("telemetry_api_base_url"),
+        })
+
+    try:
+        factory = portal.call(build)
+        if factory is None:
+            portal.stop()
+            return None
+        portal.portal.start_task(factory.run)
+    except BaseException:
+        portal.stop()
+        raise
+    return SyncSplitFactory(factory, portal)
