@@ -18,11 +18,11 @@ class SplitError(Exception):
     """Base class of every exception splitio_async raises on purpose."""
 
 
-class TimeoutException(SplitError):  # noqa: N818 - the official SDK's name, kept for compatibility
+class TimeoutException(SplitError):
     """``block_until_ready`` expired before the SDK had its data."""
 
 
-class SentinelConfigurationException(SplitError):  # noqa: N818 - official name
+class SentinelConfigurationException(SplitError):
     """The Redis Sentinel settings cannot work (no sentinels, no master service...)."""
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from .storage import state as states
 from ._host import start_hosted
 from .actors.intake import Intake
 from .actors.listener import ListenerActor
@@ -33,11 +32,12 @@ from .engine.evaluator import Evaluator
 from .engine.impressions import ImpressionsStrategy
 from .errors import TimeoutException
 from .lowlevel import EvaluationCore, ImpressionRecord
-from .storage.state import FactoryState
 from .manager import Manager
 from .models.events import Event
 from .models.impressions import Impression
 from .sdk_events import SdkEventsHub
+from .storage import state as states
+from .storage.state import FactoryState
 
 _LOGGER = logging.getLogger("splitio.client.factory")
 
@@ -96,6 +96,12 @@ def _instance_id(config: Config) -> str:
         return "unknown"
 
 
+def _wake_threshold(bulk_size: int, capacity: int) -> int:
+    """Wake the recorder at a bulk, or at a quarter of the buffer if that comes first, so it has
+    room to drain before a burst fills the buffer (the official SDK drops there instead)."""
+    return max(1, min(bulk_size, capacity // 4))
+
+
 class SplitFactory:
     """One SDK instance. ``client()`` and ``manager()`` are plain calls; lifecycle calls await."""
 
@@ -107,9 +113,13 @@ class SplitFactory:
         self._evaluator = Evaluator(config.fallbacks)
         self._hub = SdkEventsHub()
         self._impressions: Intake[ImpressionRecord] = Intake(
-            config.impressions_queue_size, config.impressions_bulk_size
+            config.impressions_queue_size,
+            _wake_threshold(config.impressions_bulk_size, config.impressions_queue_size),
         )
-        self._events: Intake[Event] = Intake(config.events_queue_size, config.events_bulk_size)
+        self._events: Intake[Event] = Intake(
+            config.events_queue_size,
+            _wake_threshold(config.events_bulk_size, config.events_queue_size),
+        )
         self._listener = ListenerActor() if config.impression_listener is not None else None
         self._strategy = ImpressionsStrategy(config.impressions_mode)
         self._core = EvaluationCore(
@@ -145,7 +155,7 @@ class SplitFactory:
     def manager(self) -> Manager:
         return Manager(self._state)
 
-    async def block_until_ready(self, timeout: float | None = None) -> None:
+    async def block_until_ready(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Wait for the first complete data set; raise TimeoutException after ``timeout`` s."""
         if self.ready:
             return

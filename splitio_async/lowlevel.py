@@ -18,15 +18,16 @@ from typing import Any, NamedTuple
 from ._version import __version__
 from .actors.intake import Intake
 from .engine.evaluator import EvaluationResult, Evaluator
+from .manager import ManagerCore as ManagerCore
+from .manager import SplitView as SplitView
 from .models import labels
 from .models.events import Event
 from .models.impressions import Impression
 from .properties import validate_properties
-from .manager import ManagerCore as ManagerCore
-from .manager import SplitView as SplitView
 from .storage.state import DESTROYED, NOT_INITIALIZED, READY, WAITING_FORK, FactoryState
 from .validation import (
     EVENT_TYPE_RE,
+    MAX_KEY_LENGTH,
     raw_flag_names,
     validate_attributes,
     validate_flag_name,
@@ -49,7 +50,11 @@ class EvaluationOptions(NamedTuple):
     properties: dict[str, Any] | None = None
 
 
-ImpressionRecord = tuple[Impression, bool]  # (impression, flag has impressionsDisabled)
+# The impression fields in ``Impression`` order, then whether the flag has impressionsDisabled: a
+# plain tuple on the hot path; the recorder builds the ``Impression`` objects.
+ImpressionRecord = tuple[
+    str, str, str, str | None, int | None, str | None, int, int | None, str | None, bool
+]
 
 
 class EvaluationCore:
@@ -95,11 +100,20 @@ class EvaluationCore:
         status = self._state.status
         if status is not READY and not self._usable(status):
             return self._fallback(flag_name)
-        keys = validate_key(key, method)
-        name = validate_flag_name(flag_name, method)
-        if keys is None or name is None or not validate_attributes(attributes, method):
+        # the common case (a plain, clean key and flag name) skips the validators' calls
+        if type(key) is str and 0 < len(key) <= MAX_KEY_LENGTH and not key.isspace():
+            keys: tuple[str, str | None] | None = (key, None)
+        else:
+            keys = validate_key(key, method)
+        if type(flag_name) is str and flag_name and flag_name.strip() == flag_name:
+            name: str | None = flag_name
+        else:
+            name = validate_flag_name(flag_name, method)
+        if keys is None or name is None or (
+            attributes is not None and not validate_attributes(attributes, method)
+        ):
             return self._fallback(name if name is not None else flag_name)
-        properties = self._properties(options, method)
+        properties = None if options is None else self._properties(options, method)
         if status is READY:
             result = self._evaluator.evaluate(
                 keys[0], keys[1], name, attributes, self._state.snapshot
@@ -274,7 +288,7 @@ class EvaluationCore:
         attributes: dict[str, Any] | None,
         properties: str | None,
     ) -> None:
-        impression = Impression(
+        record = (
             keys[0],
             name,
             result.treatment,
@@ -284,14 +298,15 @@ class EvaluationCore:
             int(time.time() * 1000),
             None,
             properties,
+            result.impressions_disabled,
         )
-        if not self._impressions.append((impression, result.impressions_disabled)):
+        if not self._impressions.append(record) and self._impressions.dropped == 1:
             _LOGGER.warning(
                 "Impression queue is full, failing to add more impressions. \nConsider "
                 "increasing parameter `impressionsQueueSize` in configuration"
             )
         if self._listener is not None:
-            self._notify_listener(impression, attributes)
+            self._notify_listener(Impression(*record[:9]), attributes)
 
     def _notify_listener(self, impression: Impression, attributes: dict[str, Any] | None) -> None:
         """Call the user's listener inline, as the official SDK does; a coroutine it returns is
@@ -307,9 +322,10 @@ class EvaluationCore:
         except Exception:
             _LOGGER.exception("Impression listener raised; the evaluation is not affected")
             return
-        if inspect.isawaitable(outcome):
-            if self._async_listener_results is None or not self._async_listener_results(outcome):
-                _close(outcome)
+        if inspect.isawaitable(outcome) and (
+            self._async_listener_results is None or not self._async_listener_results(outcome)
+        ):
+            _close(outcome)
 
 
 def _close(outcome: Awaitable[Any]) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any, NamedTuple
 
+from .models.splits import Split
 from .storage import state as states
 from .storage.state import FactoryState
-from .models.splits import Split
 from .validation import validate_flag_name
 
 _LOGGER = logging.getLogger("splitio.client.manager")

@@ -24,9 +24,8 @@ EVENT_TYPE_RE = re.compile(r"^[a-zA-Z0-9][-_.:a-zA-Z0-9]{0,79}$")
 
 def _key_part(value: Any, method: str, name: str) -> str | None:
     """One key (or one part of a ``Key``), official rules."""
-    if type(value) is str:
-        if 0 < len(value) <= MAX_KEY_LENGTH and not value.isspace():
-            return value
+    if type(value) is str and 0 < len(value) <= MAX_KEY_LENGTH and not value.isspace():
+        return str(value)
     if value is None:
         LOGGER.error("%s: you passed a null %s, %s must be a non-empty string.", method, name, name)
         return None
@@ -53,7 +52,7 @@ def _key_part(value: Any, method: str, name: str) -> str | None:
             "%s: %s too long - must be %s characters or less.", method, name, MAX_KEY_LENGTH
         )
         return None
-    return value
+    return str(value)
 
 
 def validate_key(key: Any, method: str) -> tuple[str, str | None] | None:

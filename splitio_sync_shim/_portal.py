@@ -7,6 +7,7 @@ interpreter alive.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -52,8 +53,11 @@ class PortalThread:
         assert self._portal is not None, "the portal thread is not running"
         return self._portal
 
-    def call(self, func: Callable[..., Awaitable[T] | T], *args: Any) -> T:
-        return self.portal.call(func, *args)  # type: ignore[arg-type]
+    def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
+        return self.portal.call(func, *args)
+
+    def call_sync(self, func: Callable[..., T], *args: Any) -> T:
+        return self.portal.call(func, *args)
 
     def request_stop(self) -> None:
         """From the loop thread: end the loop once every portal task has finished."""
@@ -63,10 +67,8 @@ class PortalThread:
     def stop(self, timeout: float | None = None) -> None:
         """From any other thread: end the loop and wait for the thread."""
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            try:
-                self.portal.call(self.request_stop)
-            except RuntimeError:  # already stopping
-                pass
+            with contextlib.suppress(RuntimeError):  # already stopping
+                self.call_sync(self.request_stop)
             self._thread.join(timeout)
 
     @property

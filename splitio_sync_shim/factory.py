@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -42,7 +43,7 @@ class SyncSplitFactory:
 
     def subscribe(self, sdk_event: Any, callback: Any) -> None:
         if self._portal.alive:
-            self._portal.call(self._factory.events_hub.subscribe, sdk_event, callback)
+            self._portal.call_sync(self._factory.events_hub.subscribe, sdk_event, callback)
 
     def destroy(self, destroyed_event: threading.Event | None = None) -> None:
         """Flush and stop. With an event: return at once and set it when done; without: block."""
@@ -62,10 +63,8 @@ class SyncSplitFactory:
         if destroyed_event is not None:
             self._portal.portal.start_task_soon(finish)
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # already stopping: destroy is idempotent
             self._portal.call(finish)
-        except RuntimeError:  # the loop is already stopping: destroy is idempotent
-            pass
         self._portal.stop()
 
     def delivery_counts(self) -> dict[str, int]:
@@ -85,15 +84,16 @@ def get_factory(
     portal.start()
 
     def build() -> SplitFactory | None:
-        return build_factory(sdk_key, config, {
+        built: SplitFactory | None = build_factory(sdk_key, config, {
             "sdk": urls.get("sdk_api_base_url"), "events": urls.get("events_api_base_url"),
             "auth": urls.get("auth_api_base_url"),
             "streaming": urls.get("streaming_api_base_url"),
             "telemetry": urls.get("telemetry_api_base_url"),
         })
+        return built
 
     try:
-        factory = portal.call(build)
+        factory = portal.call_sync(build)
         if factory is None:
             portal.stop()
             return None

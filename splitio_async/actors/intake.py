@@ -1,9 +1,12 @@
 """The bounded, thread-safe buffer between the evaluation hot path and a recorder actor.
 
 anyio memory streams may only be used from the event loop's thread, but the sync shim evaluates in
-the caller's thread. So the hot path appends to a deque under a lock held for that O(1) step only,
-counts what a full buffer refuses, and wakes the recorder (possibly across threads) only when the
-buffer reaches its flush threshold, not on every append.
+the caller's thread. ``collections.deque`` documents its appends and pops from either end as
+thread-safe, so the hot path appends without taking a lock (a ``threading.Lock`` measured at
+0.4 µs, about a sixth of a whole ``get_treatment``); only the rare "buffer full" path takes one,
+to count what it refuses. With several producer threads the bound may be overshot by at most one
+item per thread, never more. The recorder is woken (possibly across threads) when the buffer
+reaches its flush threshold, not on every append.
 """
 
 from __future__ import annotations
@@ -17,16 +20,23 @@ T = TypeVar("T")
 
 
 class Intake(Generic[T]):
-    __slots__ = ("_items", "_lock", "_wake", "_wake_pending", "capacity", "dropped", "threshold")
+    __slots__ = (
+        "_dropped", "_items", "_lock", "_wake", "_wake_pending", "capacity", "threshold",
+    )
 
     def __init__(self, capacity: int, threshold: int) -> None:
         self.capacity = max(1, capacity)
         self.threshold = max(1, min(threshold, self.capacity))
-        self.dropped = 0
+        self._dropped = 0
         self._items: deque[T] = deque()
         self._lock = threading.Lock()
         self._wake: Callable[[], None] | None = None
         self._wake_pending = False
+
+    @property
+    def dropped(self) -> int:
+        """Items refused because the buffer was full."""
+        return self._dropped
 
     def set_waker(self, wake: Callable[[], None] | None) -> None:
         """Called (from any thread) when the buffer reaches its threshold."""
@@ -34,30 +44,30 @@ class Intake(Generic[T]):
 
     def append(self, item: T) -> bool:
         """Queue ``item``; False (and counted) when the buffer is full."""
-        with self._lock:
-            size = len(self._items)
-            if size >= self.capacity:
-                self.dropped += 1
-                full = True
-            else:
-                self._items.append(item)
-                full = False
-        if (full or size + 1 >= self.threshold) and not self._wake_pending:
-            wake = self._wake
-            if wake is not None:
-                self._wake_pending = True  # one wake until the next drain, even when flooded
-                wake()
-        return not full
+        items = self._items
+        if len(items) >= self.capacity:
+            with self._lock:
+                self._dropped += 1
+            self._wake_up()
+            return False
+        items.append(item)
+        if len(items) >= self.threshold and not self._wake_pending:
+            self._wake_up()
+        return True
+
+    def _wake_up(self) -> None:
+        wake = self._wake
+        if wake is not None and not self._wake_pending:
+            self._wake_pending = True  # one wake until the next drain, even when flooded
+            wake()
 
     def drain(self, limit: int | None = None) -> list[T]:
-        """Take up to ``limit`` items (all when None), oldest first."""
-        with self._lock:
-            self._wake_pending = False
-            if limit is None or limit >= len(self._items):
-                items = list(self._items)
-                self._items.clear()
-                return items
-            return [self._items.popleft() for _ in range(limit)]
+        """Take up to ``limit`` items (all when None), oldest first. Single consumer."""
+        self._wake_pending = False
+        items = self._items
+        count = len(items) if limit is None else min(limit, len(items))
+        popleft = items.popleft
+        return [popleft() for _ in range(count)]
 
     def __len__(self) -> int:
         return len(self._items)

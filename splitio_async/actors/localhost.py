@@ -25,10 +25,10 @@ from ..localhost import (
     parse_split_changes,
     parse_yaml,
 )
-from ..storage.state import FactoryState
 from ..models.rule_based_segments import RuleBasedSegment, parse_rule_based_segment
 from ..models.splits import Split, parse_split
 from ..storage.snapshot import FlagChanges
+from ..storage.state import FactoryState
 from .messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
 
 _LOGGER = logging.getLogger("splitio.sync.localhost")
@@ -156,7 +156,7 @@ class LocalhostSource:
         await applied.wait()
 
     def _is_newer(self, changes: FlagChanges) -> bool:
-        """A JSON file older than what storage holds is ignored (a ``till`` of -1 always applies)."""
+        """A JSON file older than what storage holds is ignored (a ``till`` of -1 applies)."""
         snapshot = self._state.snapshot
 
         def stale(held: int, till: int | None) -> bool:
@@ -176,7 +176,7 @@ class LocalhostSource:
             if only_new and name in snapshot.segments:
                 continue
             try:
-                path, added, removed, till, digest = await anyio.to_thread.run_sync(
+                _, added, removed, till, digest = await anyio.to_thread.run_sync(
                     load_segment, self._segment_directory, name
                 )
             except LocalhostFileError as exc:

@@ -76,7 +76,14 @@ class Recorder(Generic[Raw, Item]):
                 )
 
     async def _flush(self, final: bool) -> None:
-        pending = self._retry + self._prepare(self._intake.drain())
+        drained = self._intake.drain()
+        try:
+            prepared = self._prepare(drained)
+        except Exception:  # a bug here must not stop recording for good
+            self.lost += len(drained)
+            _LOGGER.exception("%s: %d records could not be processed", self.name, len(drained))
+            prepared = []
+        pending = self._retry + prepared
         self._retry = []
         for start in range(0, len(pending), self._bulk_size):
             bulk = pending[start : start + self._bulk_size]
@@ -89,7 +96,10 @@ class Recorder(Generic[Raw, Item]):
                 break
             self.delivered += len(bulk)
         if self._on_flush is not None:
-            await self._on_flush(final)
+            try:
+                await self._on_flush(final)
+            except Exception:
+                _LOGGER.exception("%s: flushing the counters failed", self.name)
 
 
 async def discard(items: Sequence[object]) -> None:

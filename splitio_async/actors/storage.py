@@ -15,7 +15,6 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from ..storage.state import READY, FactoryState
 from ..sdk_events import SdkEventsHub, SdkEventType
 from ..storage.snapshot import (
     apply_flag_changes,
@@ -23,6 +22,7 @@ from ..storage.snapshot import (
     drop_segments,
     kill_flag,
 )
+from ..storage.state import READY, FactoryState
 from .messages import ApplyFlags, ApplySegment, KillFlag, MarkReady, StorageMessage
 
 _LOGGER = logging.getLogger("splitio.storage")

@@ -1,12 +1,13 @@
 """Wake an actor from any thread without blocking the caller.
 
-anyio has no public non-blocking "run soon on the loop" for foreign threads (``from_thread.run_sync``
-waits for the result), so this asks the running backend directly: asyncio's
-``call_soon_threadsafe`` or trio's ``TrioToken.run_sync_soon``.
+anyio has no public non-blocking "run soon on the loop" for foreign threads
+(``from_thread.run_sync`` waits for the result), so this asks the running backend directly:
+asyncio's ``call_soon_threadsafe`` or trio's ``TrioToken.run_sync_soon``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -37,10 +38,8 @@ class Waker:
         if threading.get_ident() == self._loop_thread:
             self._event.set()
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # loop closing: the final drain takes the items
             self._schedule(self._set_current)
-        except RuntimeError:  # the loop is closing: the final drain picks the items up
-            pass
 
     def _set_current(self) -> None:
         self._event.set()  # runs on the loop thread: sets whichever event is current then

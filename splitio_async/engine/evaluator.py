@@ -16,13 +16,13 @@ from ..models import labels
 from ..models.fallback import Fallbacks
 from ..models.matchers import Attributes
 from ..models.rule_based_segments import RuleBasedSegment
-from ..models.splits import Split
-from .hashing import HASHERS, bucket
+from ..models.splits import MURMUR, Split
+from .hashing import bucket_for
+from .hashing import mmh3_hash as _murmur
 
 _LOGGER = logging.getLogger("splitio_async.evaluator")
 
 CONTROL = "control"
-MAX_DEPTH = 32  # dependency / prerequisite nesting; deeper means a cycle
 
 
 class EvaluationData(Protocol):
@@ -45,19 +45,19 @@ class EvaluationResult(NamedTuple):
     found: bool  # False: the flag does not exist (no impression is recorded)
 
 
-class DependencyCycleError(RuntimeError):
-    """Flags depend on each other in a loop."""
+_new_result = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 
 
 class _Scope:
-    """One top-level evaluation: the data, the evaluator and the nesting depth."""
+    """The data and the evaluator, as matchers see them. Stateless, so one serves every
+    evaluation on the same data (flags that depend on each other in a loop end in a
+    RecursionError, reported as the ``exception`` label as in the official SDK)."""
 
-    __slots__ = ("data", "depth", "evaluator")
+    __slots__ = ("data", "evaluator")
 
     def __init__(self, evaluator: Evaluator, data: EvaluationData) -> None:
         self.evaluator = evaluator
         self.data = data
-        self.depth = 0
 
     def in_segment(self, segment_name: str, key: str) -> bool:
         return self.data.in_segment(segment_name, key)
@@ -68,24 +68,27 @@ class _Scope:
     def treatment_of(
         self, flag_name: str, matching_key: str, bucketing_key: str, attributes: Attributes | None
     ) -> str:
-        if self.depth >= MAX_DEPTH:
-            raise DependencyCycleError(flag_name)
-        self.depth += 1
-        try:
-            return self.evaluator._evaluate(
-                matching_key, bucketing_key, flag_name, attributes, self
-            ).treatment
-        finally:
-            self.depth -= 1
+        return self.evaluator._evaluate(
+            matching_key, bucketing_key, flag_name, attributes, self
+        ).treatment
 
 
 class Evaluator:
     """Evaluates flags; holds only the configured fallback treatments."""
 
-    __slots__ = ("fallbacks",)
+    __slots__ = ("_last_scope", "fallbacks")
 
     def __init__(self, fallbacks: Fallbacks | None = None) -> None:
         self.fallbacks = fallbacks or Fallbacks()
+        self._last_scope: _Scope | None = None
+
+    def _scope(self, data: EvaluationData) -> _Scope:
+        """The scope of ``data``, reused while the data stays the same (one attribute swap, so
+        threads racing here at worst build an equivalent scope twice)."""
+        scope = self._last_scope
+        if scope is None or scope.data is not data:
+            scope = self._last_scope = _Scope(self, data)
+        return scope
 
     def evaluate(
         self,
@@ -96,7 +99,9 @@ class Evaluator:
         data: EvaluationData,
     ) -> EvaluationResult:
         """Evaluate one flag; never raises."""
-        scope = _Scope(self, data)
+        scope = self._last_scope
+        if scope is None or scope.data is not data:
+            scope = self._scope(data)
         try:
             return self._evaluate(
                 matching_key, bucketing_key or matching_key, flag_name, attributes, scope
@@ -115,7 +120,7 @@ class Evaluator:
     ) -> list[EvaluationResult]:
         """Evaluate several flags in one context. As in the official SDK, a failure in any of
         them fails the whole call: every flag gets ``control`` with the ``exception`` label."""
-        scope = _Scope(self, data)
+        scope = self._scope(data)
         bk = bucketing_key or matching_key
         try:
             return [
@@ -135,10 +140,8 @@ class Evaluator:
     ) -> EvaluationResult:
         split = scope.data.flags.get(flag_name)
         if split is None:
-            treatment, config, label = self.fallbacks.resolve(
-                flag_name, labels.DEFINITION_NOT_FOUND
-            )
-            return EvaluationResult(treatment, config, label, -1, False, False)
+            missing = self.fallbacks.resolve(flag_name, labels.DEFINITION_NOT_FOUND)
+            return EvaluationResult(missing[0], missing[1], missing[2], -1, False, False)
         treatment = CONTROL
         label: str | None = ""
         if split.killed:
@@ -150,12 +153,14 @@ class Evaluator:
                 treatment, label = split.default_treatment, labels.PREREQUISITES_NOT_MET
             if treatment == CONTROL:  # official quirk Q1: a "control" default keeps evaluating
                 treatment, label = _treatment_for(split, mk, bk, attributes, scope)
+        config: str | None
         if treatment == CONTROL:
             treatment, config, label = self.fallbacks.resolve(flag_name, label)
         else:
             config = split.configurations.get(treatment) if split.configurations else None
-        return EvaluationResult(
-            treatment, config, label, split.change_number, split.impressions_disabled, True
+        return _new_result(
+            EvaluationResult,
+            (treatment, config, label, split.change_number, split.impressions_disabled, True),
         )
 
     def _prerequisites_met(
@@ -176,11 +181,13 @@ def _treatment_for(
     for condition in split.conditions:
         if not in_rollout and condition.is_rollout:
             if split.traffic_allocation < 100:
-                hashed = HASHERS[split.algo](bk, split.traffic_allocation_seed)  # type: ignore[arg-type]
-                if bucket(hashed) > split.traffic_allocation:
+                seed = split.traffic_allocation_seed
+                if seed is None:
+                    raise ValueError(f"{split.name} has no trafficAllocationSeed")
+                if bucket_for(bk, seed, split.algo) > split.traffic_allocation:
                     return split.default_treatment, labels.NOT_IN_SPLIT
             in_rollout = True
-        for matcher in condition.matchers:
+        for matcher in condition.checks:
             if not matcher.evaluate(mk, bk, attributes, ctx):
                 break
         else:
@@ -188,7 +195,10 @@ def _treatment_for(
                 return condition.whole, condition.label
             if not condition.bounds:
                 return CONTROL, condition.label
-            target = bucket(HASHERS[split.algo](bk, split.seed))
+            if split.algo == MURMUR:
+                target = _murmur(bk, split.seed, False) % 100 + 1
+            else:
+                target = bucket_for(bk, split.seed, split.algo)
             for upper, treatment in condition.bounds:
                 if upper >= target:
                     return treatment, condition.label

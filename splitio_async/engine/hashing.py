@@ -7,16 +7,17 @@ characters outside the Basic Multilingual Plane (a deliberate, documented deviat
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import mmh3
 
 _MASK = 0xFFFFFFFF
+mmh3_hash = mmh3.hash
+_mmh3_hash = mmh3_hash
 
 
 def murmur(key: str, seed: int) -> int:
     """Unsigned murmur3 x86 32 of the UTF-8 bytes, seed taken modulo 2**32."""
-    return mmh3.hash(key, seed & _MASK, signed=False)  # type: ignore[no-any-return]
+    result: int = _mmh3_hash(key, seed & _MASK, False)
+    return result
 
 
 def _int32(value: int) -> int:
@@ -38,4 +39,9 @@ def bucket(hashed: int) -> int:
     return abs(hashed) % 100 + 1
 
 
-HASHERS: dict[int, Callable[[str, int], int]] = {1: legacy, 2: murmur}
+def bucket_for(key: str, seed: int, algo: int) -> int:
+    """The bucket (1..100) of ``key`` for a flag's seed (already modulo 2**32) and algorithm."""
+    if algo == 2:
+        hashed: int = _mmh3_hash(key, seed, False)
+        return hashed % 100 + 1
+    return abs(legacy(key, seed)) % 100 + 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..models.impressions import Impression
 
@@ -32,18 +33,16 @@ class DedupCache:
         self._capacity = capacity
         self._seen: OrderedDict[int, int] = OrderedDict()
 
-    def test_and_set(self, impression: Impression) -> int | None:
-        key = hash((
-            impression.matching_key, impression.feature_name, impression.treatment,
-            impression.label, impression.change_number,
-        ))
-        previous = self._seen.get(key)
-        self._seen[key] = impression.time
+    def test_and_set(self, key: int, time_ms: int) -> int | None:
+        """The previous time ``key`` was seen (or None), remembering ``time_ms``."""
+        seen = self._seen
+        previous = seen.get(key)
+        seen[key] = time_ms
         if previous is None:
-            if len(self._seen) > self._capacity:
-                self._seen.popitem(last=False)
+            if len(seen) > self._capacity:
+                seen.popitem(last=False)
         else:
-            self._seen.move_to_end(key)
+            seen.move_to_end(key)
         return previous
 
     def __len__(self) -> int:
@@ -63,50 +62,72 @@ class Processed:
 class ImpressionsStrategy:
     mode: str
     dedup: DedupCache = field(default_factory=DedupCache)
-    counts: dict[tuple[str, int], int] = field(default_factory=dict)
+    counts: dict[int, dict[str, int]] = field(default_factory=dict)  # hour -> flag -> count
     unique_keys: dict[str, set[str]] = field(default_factory=dict)
     unique_key_total: int = 0
 
-    def process(self, records: Iterable[tuple[Impression, bool]]) -> Processed:
-        """Apply the mode to each ``(impression, impressions_disabled)``."""
+    def process(self, records: Iterable[tuple[Any, ...]]) -> Processed:
+        """Apply the mode to each record: the ``Impression`` fields then ``impressions_disabled``
+        (the hot path's plain tuples). ``Impression`` objects are built only for what is sent;
+        this loop runs for every evaluation, so it is written for speed."""
         out = Processed()
-        mode = self.mode
-        for impression, disabled in records:
-            if disabled or mode == "NONE":
-                self._count(impression)
-                self._track_key(impression)
-                out.deduplicated += 1
+        to_send = out.to_send
+        debug = self.mode == "DEBUG"
+        none = self.mode == "NONE"
+        seen = self.dedup._seen
+        capacity = self.dedup._capacity
+        counts = self.counts
+        hour = -1
+        per_flag: dict[str, int] = {}
+        deduplicated = 0
+        for record in records:
+            time_ms = record[6]
+            if time_ms - (time_ms % HOUR_MS) != hour:
+                hour = time_ms - (time_ms % HOUR_MS)
+                per_flag = counts.setdefault(hour, {})
+            if none or record[9]:
+                per_flag[record[1]] = per_flag.get(record[1], 0) + 1
+                self._track_key(record[1], record[0])
+                deduplicated += 1
                 continue
-            if impression.properties is not None:
-                out.to_send.append(impression)
+            if record[8] is not None:  # properties: never deduplicated nor counted
+                to_send.append(Impression._make(record[:9]))
                 continue
-            previous = self.dedup.test_and_set(impression)
-            if previous is not None:
-                impression = impression._replace(previous_time=previous)
-            if mode == "DEBUG":
-                out.to_send.append(impression)
-                continue
-            if previous is not None:
-                self._count(impression)
-            if previous is None or previous < hour_of(impression.time):
-                out.to_send.append(impression)
+            key = hash(record[:5])
+            previous = seen.get(key)
+            seen[key] = time_ms
+            if previous is None:
+                if len(seen) > capacity:
+                    seen.popitem(last=False)
             else:
-                out.deduplicated += 1
+                seen.move_to_end(key)
+            if debug:
+                to_send.append(Impression._make((*record[:7], previous, record[8])))
+                continue
+            if previous is not None:
+                per_flag[record[1]] = per_flag.get(record[1], 0) + 1
+                if previous >= hour:
+                    deduplicated += 1
+                    continue
+            to_send.append(Impression._make((*record[:7], previous, record[8])))
+        out.deduplicated = deduplicated
         return out
 
-    def _count(self, impression: Impression) -> None:
-        slot = (impression.feature_name, hour_of(impression.time))
-        self.counts[slot] = self.counts.get(slot, 0) + 1
-
-    def _track_key(self, impression: Impression) -> None:
-        keys = self.unique_keys.setdefault(impression.feature_name, set())
-        if impression.matching_key not in keys:
-            keys.add(impression.matching_key)
+    def _track_key(self, flag: str, key: str) -> None:
+        keys = self.unique_keys.setdefault(flag, set())
+        if key not in keys:
+            keys.add(key)
             self.unique_key_total += 1
 
-    def pop_counts(self) -> dict[tuple[str, int], int]:
+    def pop_counts(self) -> list[tuple[str, int, int]]:
+        """``(flag, hour, count)`` of the impressions only counted since the last pop."""
         counts, self.counts = self.counts, {}
-        return counts
+        return [
+            (flag, hour, count)
+            for hour, per_flag in counts.items()
+            for flag, count in per_flag.items()
+            if count
+        ]
 
     def pop_unique_keys(self) -> dict[str, set[str]]:
         keys, self.unique_keys, self.unique_key_total = self.unique_keys, {}, 0

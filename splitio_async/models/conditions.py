@@ -24,10 +24,12 @@ class Partition:
 @dataclass(frozen=True, slots=True)
 class Condition:
     """``whole`` is the treatment of a single 100% partition (no hashing needed), else None;
-    ``bounds`` pairs each treatment with its cumulative upper bucket."""
+    ``bounds`` pairs each treatment with its cumulative upper bucket; ``checks`` are the matchers
+    left once the always-true ones (plain ALL_KEYS) are dropped from the AND."""
 
     is_rollout: bool
     matchers: tuple[Matcher, ...]
+    checks: tuple[Matcher, ...]
     partitions: tuple[Partition, ...]
     label: str | None
     whole: str | None
@@ -48,7 +50,8 @@ class Condition:
         for partition in partitions:
             total += partition.size
             bounds.append((total, partition.treatment))
-        return cls(is_rollout, matchers, partitions, label, whole, tuple(bounds))
+        checks = tuple(m for m in matchers if not (type(m) is AllKeys and not m.negate))
+        return cls(is_rollout, matchers, checks, partitions, label, whole, tuple(bounds))
 
 
 def parse_condition(raw: Any) -> Condition:
@@ -95,7 +98,7 @@ def conditions_match(
 ) -> bool:
     """Whether any condition's matchers all hold (rule-based segments ignore partitions)."""
     for condition in conditions:
-        for matcher in condition.matchers:
+        for matcher in condition.checks:
             if not matcher.evaluate(mk, bk, attributes, ctx):
                 break
         else:

@@ -32,7 +32,7 @@ class Prerequisite:
 class Split:
     name: str
     traffic_type: str
-    seed: int
+    seed: int  # taken modulo 2**32, as the hash wants it
     traffic_allocation: int
     traffic_allocation_seed: int | None
     active: bool
@@ -149,9 +149,10 @@ def parse_split(raw: Any) -> Split:
     return Split(
         name=name,
         traffic_type=str(raw.get("trafficTypeName") or ""),
-        seed=_int(raw.get("seed"), 0),
+        seed=_int(raw.get("seed"), 0) & 0xFFFFFFFF,
         traffic_allocation=allocation,
-        traffic_allocation_seed=_int(allocation_seed, 0) if allocation_seed is not None else None,
+        traffic_allocation_seed=_int(allocation_seed, 0) & 0xFFFFFFFF
+        if allocation_seed is not None else None,
         active=raw.get("status") == "ACTIVE",
         killed=raw.get("killed") is True,
         default_treatment=default if isinstance(default, str) else "control",

@@ -76,7 +76,7 @@ def _numeric(cls: type[Matcher], unit: int, field: str) -> Callable[[dict[str, A
         data = raw.get(field)
         if not isinstance(data, dict):
             raise ValueError(f"{field} is missing")
-        data_type = data.get("dataType")
+        data_type = str(data.get("dataType"))
         if field == "betweenMatcherData":
             low, time_unit = matcher_data_value(data_type, data.get("start"), unit)
             high, _ = matcher_data_value(data_type, data.get("end"), unit)

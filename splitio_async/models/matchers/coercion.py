@@ -18,7 +18,7 @@ def to_int(value: Any) -> int | None:
     """The integer a numeric matcher compares, or None for "no match"."""
     kind = type(value)
     if kind is int:
-        return value  # type: ignore[no-any-return]
+        return int(value)
     if kind is str:
         try:
             number = int(value)
@@ -35,7 +35,7 @@ def to_int(value: Any) -> int | None:
 def to_str(value: Any) -> str | None:
     """The text a string matcher compares, or None when the value has no JSON form."""
     if type(value) is str:
-        return value  # type: ignore[no-any-return]
+        return str(value)
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):

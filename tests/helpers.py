@@ -1,0 +1,63 @@
+"""Builders of Split API JSON for tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def rollout_flag(
+    name: str,
+    treatments: tuple[tuple[str, int], ...] = (("on", 50), ("off", 50)),
+    **fields: Any,
+) -> dict[str, Any]:
+    """A flag in Split API JSON: one ROLLOUT condition over everybody, murmur3 hashing."""
+    flag: dict[str, Any] = {
+        "name": name,
+        "trafficTypeName": "user",
+        "seed": 1234,
+        "trafficAllocation": 100,
+        "trafficAllocationSeed": 4321,
+        "status": "ACTIVE",
+        "killed": False,
+        "defaultTreatment": "off",
+        "changeNumber": 10,
+        "algo": 2,
+        "conditions": [
+            {
+                "conditionType": "ROLLOUT",
+                "matcherGroup": {
+                    "combiner": "AND",
+                    "matchers": [
+                        {
+                            "keySelector": {"trafficType": "user", "attribute": None},
+                            "matcherType": "ALL_KEYS",
+                            "negate": False,
+                        }
+                    ],
+                },
+                "partitions": [{"treatment": t, "size": s} for t, s in treatments],
+                "label": "default rule",
+            }
+        ],
+    }
+    flag.update(fields)
+    return flag
+
+
+def write_split_changes(
+    path: Path, flags: list[dict[str, Any]], rbs: list[dict[str, Any]] | None = None,
+    till: int = 10,
+) -> Path:
+    path.write_text(json.dumps({
+        "ff": {"d": flags, "s": -1, "t": till},
+        "rbs": {"d": rbs or [], "s": -1, "t": -1},
+    }))
+    return path
+
+
+def write_segment(directory: Path, name: str, keys: list[str], till: int = 5) -> None:
+    (directory / f"{name}.json").write_text(json.dumps(
+        {"name": name, "added": keys, "removed": [], "since": -1, "till": till}
+    ))
