@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -17,6 +18,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+
+if sys.version_info < (3, 11):  # pragma: no cover - the backport anyio already depends on
+    from exceptiongroup import BaseExceptionGroup
 from anyio.abc import TaskGroup, TaskStatus
 
 from ._host import start_hosted
@@ -138,6 +142,7 @@ class SplitFactory:
         self._recorders_done = anyio.Event()
         self._recorders: list[Recorder[Any, Any]] = []
         self._host: Any = None
+        self._running = False
 
     # ------------------------------------------------------------------ public API
 
@@ -174,6 +179,8 @@ class SplitFactory:
             live_factories.remove(self._sdk_key)
             self._hub.clear()
             self._stop_requested.set()
+        if not self._running:  # never started (or already gone): nothing to wait for
+            self._stopped.set()
         await self._stopped.wait()
         if destroyed_event is not None and hasattr(destroyed_event, "set"):
             destroyed_event.set()
@@ -212,6 +219,7 @@ class SplitFactory:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run every actor until ``destroy()``; raises a start-up error before ``started``."""
         error: BaseException | None = None
+        self._running = True
         try:
             async with anyio.create_task_group() as tg:
                 try:
@@ -224,6 +232,7 @@ class SplitFactory:
                     await self._stop_requested.wait()
                     await self._shutdown(tg)
         finally:
+            self._running = False
             if self._state.status is not states.DESTROYED:
                 self._state.status = states.DESTROYED
                 live_factories.remove(self._sdk_key)
@@ -371,10 +380,23 @@ async def open_factory(
     })
     if factory is None:
         raise ValueError("open_factory: the sdk_key must be a non-empty string")
-    async with anyio.create_task_group() as tg:
-        await tg.start(factory.run)
-        try:
-            yield factory
-        finally:
-            with anyio.CancelScope(shield=True):
-                await factory.destroy()
+    startup_error: Exception | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            try:
+                await tg.start(factory.run)
+            except Exception as exc:
+                startup_error = exc
+            if startup_error is None:
+                try:
+                    yield factory
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await factory.destroy()
+    except BaseExceptionGroup as group:
+        # the block's own exception, not wrapped in a group the caller never asked for
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+    if startup_error is not None:
+        raise startup_error

@@ -391,9 +391,3 @@ def _valid_event_type(event_type: Any) -> bool:
         return False
     return True
 
-
-def build_factory(sdk_key: Any, config: dict[str, Any] | None, urls: dict[str, str | None]) -> Any:
-    """Build a not-yet-running factory inside the event loop (the shim then starts its ``run``)."""
-    from .factory import build_factory as _build  # noqa: PLC0415 - the factory imports us
-
-    return _build(sdk_key, config, urls)

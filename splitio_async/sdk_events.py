@@ -10,8 +10,11 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
 
 _LOGGER = logging.getLogger("splitio.events")
+
+Delivery = tuple[Callable[..., Any], "EventsMetadata | None"]
 
 QUEUE_SIZE = 1000  # pending notifications; beyond that an update notification is dropped, logged
 
@@ -52,11 +55,7 @@ class SdkEventsHub:
     def __init__(self) -> None:
         self._handlers: dict[SdkEvent, Callable[..., Any]] = {}
         self._ready = False
-        send, receive = anyio.create_memory_object_stream[
-            tuple[Callable[..., Any], EventsMetadata | None]
-        ](QUEUE_SIZE)
-        self._send = send
-        self._receive = receive
+        self._send: MemoryObjectSendStream[Delivery] | None = None
         self.dropped = 0
 
     def subscribe(self, event: Any, callback: Any) -> None:
@@ -95,7 +94,10 @@ class SdkEventsHub:
     def clear(self) -> None:
         self._handlers.clear()
 
+
     def _deliver(self, handler: Callable[..., Any], metadata: EventsMetadata | None) -> None:
+        if self._send is None:  # the factory is not running: nobody to deliver to
+            return
         try:
             self._send.send_nowait((handler, metadata))
         except anyio.WouldBlock:
@@ -105,10 +107,16 @@ class SdkEventsHub:
             pass
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        send, receive = anyio.create_memory_object_stream[Delivery](QUEUE_SIZE)
+        self._send = send
         task_status.started()
-        async with self._receive:
-            async for handler, metadata in self._receive:
-                await _call(handler, metadata)
+        try:
+            async with receive:
+                async for handler, metadata in receive:
+                    await _call(handler, metadata)
+        finally:
+            self._send = None
+            send.close()
 
 
 async def _call(handler: Callable[..., Any], metadata: EventsMetadata | None) -> None:

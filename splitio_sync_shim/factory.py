@@ -6,8 +6,8 @@ import contextlib
 import threading
 from typing import Any
 
-from splitio_async import SplitFactory
-from splitio_async.lowlevel import ManagerCore, build_factory
+from splitio_async import SplitFactory, get_factory_async
+from splitio_async.lowlevel import ManagerCore
 
 from ._portal import PortalThread
 from .client import Client
@@ -83,21 +83,14 @@ def get_factory(
     portal = PortalThread(async_backend)
     portal.start()
 
-    def build() -> SplitFactory | None:
-        built: SplitFactory | None = build_factory(sdk_key, config, {
-            "sdk": urls.get("sdk_api_base_url"), "events": urls.get("events_api_base_url"),
-            "auth": urls.get("auth_api_base_url"),
-            "streaming": urls.get("streaming_api_base_url"),
-            "telemetry": urls.get("telemetry_api_base_url"),
-        })
-        return built
+    async def build() -> SplitFactory | None:
+        return await get_factory_async(sdk_key, config, **urls)
 
     try:
-        factory = portal.call_sync(build)
+        factory = portal.call(build)
         if factory is None:
             portal.stop()
             return None
-        portal.portal.start_task(factory.run)
     except BaseException:
         portal.stop()
         raise

@@ -27,7 +27,7 @@ def _int32(value: int) -> int:
 
 def legacy(key: str, seed: int) -> int:
     """Signed 32-bit ``h = 31*h + unit`` over UTF-16 code units, xor the seed."""
-    data = key.encode("utf-16-le")
+    data = key.encode("utf-16-le", "surrogatepass")
     h = 0
     for i in range(0, len(data), 2):
         h = (31 * h + (data[i] | (data[i + 1] << 8))) & _MASK

@@ -1,0 +1,112 @@
+"""Worker: time our SDK (run under the project venv's python).
+
+Usage: _bench_ours.py WORKLOAD BUDGET_S REPS USERS shim|asyncio|trio
+
+`shim` times `splitio_sync_shim.get_factory`; `asyncio`/`trio` time
+`splitio_async.get_factory_async` inside `anyio.run` with that backend.  Both in localhost JSON
+mode on the shared data set.  Any failure (package not importable yet, factory not ready, a method
+raising) is reported in the JSON result instead of crashing, so the parent can still print the
+official columns.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from importlib.metadata import version
+from typing import Any
+
+import _bench_timing as bt
+
+
+def _config(workload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "splitFile": workload["split_file"],
+        "segmentDirectory": workload["segment_dir"],
+        "impressionsMode": "OPTIMIZED",
+        "machineIp": "127.0.0.1",
+        "machineName": "bench",
+    }
+
+
+def _ready(report: bt.Reporter, started: float) -> None:
+    report.info["ready_s"] = round(time.perf_counter() - started, 3)
+    report.info["python"] = sys.version.split()[0]
+
+
+def _hash_info(report: bt.Reporter) -> None:
+    """Which murmur3 implementation our SDK loaded (checked after evaluating, so it is in use)."""
+    loaded = "mmh3" in sys.modules
+    report.info["hash"] = f"mmh3 {version('mmh3')} (C extension)" if loaded else "mmh3 not loaded"
+
+
+def run_shim(settings: bt.Settings, workload: dict[str, Any], report: bt.Reporter) -> None:
+    from splitio_sync_shim import get_factory  # noqa: PLC0415 - failure is reported by main
+
+    started = time.perf_counter()
+    factory = get_factory("localhost", config=_config(workload))
+    if factory is None:
+        raise RuntimeError("get_factory returned None")
+    factory.block_until_ready(30)
+    _ready(report, started)
+    client = factory.client()
+    for shape, spec in workload["shapes"].items():
+        fn = getattr(client, spec["method"])
+        report.add(shape, bt.measure_sync(fn, bt.shape_args(workload, shape, settings), settings))
+    factory.destroy()
+    _hash_info(report)
+    report.emit()
+
+
+def run_async(
+    settings: bt.Settings, workload: dict[str, Any], report: bt.Reporter, backend: str
+) -> None:
+    import anyio  # noqa: PLC0415
+
+    from splitio_async import get_factory_async  # noqa: PLC0415 - failure is reported by main
+
+    limit = 30 + 10 * settings.budget_s  # a hanging await must not cost the other shapes
+
+    async def body() -> None:
+        started = time.perf_counter()
+        factory = await get_factory_async("localhost", config=_config(workload))
+        if factory is None:
+            raise RuntimeError("get_factory_async returned None")
+        await factory.block_until_ready(30)
+        _ready(report, started)
+        client = factory.client()
+        for shape, spec in workload["shapes"].items():
+            fn = getattr(client, spec["method"])
+            args = bt.shape_args(workload, shape, settings)
+            try:
+                with anyio.fail_after(limit):
+                    result = await bt.measure_async(fn, args, settings)
+            except TimeoutError:
+                result = bt.ShapeResult(error=f"no result within {limit:.0f} s (hung?)")
+            report.add(shape, result)
+        await factory.destroy()
+        _hash_info(report)
+        report.emit()
+
+    anyio.run(body, backend=backend)
+
+
+def main(argv: list[str]) -> None:
+    bt.silence_logging()
+    settings, workload, extra = bt.parse_settings(argv)
+    mode = extra[0]
+    report = bt.Reporter(f"ours-{mode}")
+    try:
+        if mode == "shim":
+            run_shim(settings, workload, report)
+        else:
+            run_async(settings, workload, report, mode)
+    except Exception as exc:
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})"
+        report.fail(f"{type(exc).__name__}: {exc}{where}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,106 @@
+"""A tiny fake Split backend on 127.0.0.1 for the official SDK's standalone (in-memory) mode.
+
+The benchmark wants the official SDK exactly as production users run it (HTTP sync, background
+recorders, OPTIMIZED impressions), but no real network.  This server answers the few endpoints the
+SDK touches with the benchmark data set and swallows every POST (impressions, counts, events,
+telemetry).  It runs in the parent process, so serving requests never competes with a measured
+process for its GIL.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import _bench_data
+
+
+class FakeSplitServer:
+    """Serve splitChanges/segmentChanges from memory; count requests per path for the report."""
+
+    def __init__(self, flags: list[dict[str, Any]], segments: dict[str, list[str]]) -> None:
+        self.flags = flags
+        self.segments = segments
+        self.hits: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def url_kwargs(self) -> dict[str, str]:
+        """The get_factory keyword arguments that point every SDK endpoint here."""
+        api = f"{self.base_url}/api"
+        return {
+            "sdk_api_base_url": api,
+            "events_api_base_url": api,
+            "auth_api_base_url": api,
+            "streaming_api_base_url": self.base_url,
+            "telemetry_api_base_url": api,
+        }
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def _count(self, method: str, path: str) -> None:
+        if path.startswith("/api/segmentChanges/"):
+            path = "/api/segmentChanges/*"
+        with self._lock:
+            self.hits[f"{method} {path}"] += 1
+
+    def _get(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        since = int(query.get("since", ["-1"])[0])
+        if path == "/api/splitChanges":
+            rb_since = int(query.get("rbSince", ["-1"])[0])
+            return 200, _bench_data.split_changes(self.flags, since, rb_since)
+        if path.startswith("/api/segmentChanges/"):
+            name = path.rsplit("/", 1)[1]
+            if name not in self.segments:
+                return 404, {"error": "unknown segment"}
+            return 200, _bench_data.segment_changes(name, self.segments[name], since)
+        if path == "/api/v2/auth":
+            return 200, {"pushEnabled": False}
+        return 404, {"error": "not found"}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Keep the benchmark output clean."""
+
+            def _reply(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                server._count("GET", parts.path)
+                self._reply(*server._get(parts.path, parse_qs(parts.query)))
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                server._count("POST", urlsplit(self.path).path)
+                self._reply(200, {})
+
+        return Handler

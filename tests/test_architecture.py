@@ -1,0 +1,85 @@
+"""The layering rules of DESIGN.md and STYLE.md, checked on the source (AST) so they hold in CI:
+the evaluation engine stays pure, the shim stays a facade, and no task is spawned unowned."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import splitio_async
+import splitio_sync_shim
+from tests.conftest import REPO
+
+PACKAGE = REPO / "splitio_async"
+SHIM = REPO / "splitio_sync_shim"
+IO_AND_CONCURRENCY = ("anyio", "sniffio", "trio", "asyncio", "httpx", "httpx_sse", "redis")
+PURE = [
+    "models", "engine", "localhost", "storage/snapshot.py", "storage/state.py", "errors.py",
+    "config.py", "validation.py", "properties.py", "key.py", "manager.py", "lowlevel.py",
+    "actors/intake.py",
+]
+
+
+def _modules(root: Path, entry: str) -> list[Path]:
+    path = root / entry
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
+
+
+def _imports(path: Path, package: str) -> set[str]:
+    """Absolute names of everything a module imports (relative imports resolved)."""
+    tree = ast.parse(path.read_text())
+    parts = path.relative_to(REPO).with_suffix("").parts
+    module_package = parts[:-1]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module_package[: len(module_package) - node.level + 1]
+                prefix = ".".join(base)
+                module = f"{prefix}.{node.module}" if node.module else prefix
+            else:
+                module = node.module or ""
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_pure_layers_import_no_io_or_concurrency() -> None:
+    """Models, engine, parsers, snapshot and the evaluation core never import anyio & co."""
+    for entry in PURE:
+        for path in _modules(PACKAGE, entry):
+            for name in _imports(path, "splitio_async"):
+                root = name.split(".")[0]
+                assert root not in IO_AND_CONCURRENCY, f"{path} imports {name}"
+                assert not name.startswith(("splitio_async.factory", "splitio_async.client",
+                                            "splitio_async.transport")), f"{path}: {name}"
+                if name.startswith("splitio_async.actors"):
+                    assert name.startswith("splitio_async.actors.intake"), f"{path}: {name}"
+
+
+def test_shim_only_uses_public_names_and_lowlevel() -> None:
+    for path in _modules(SHIM, "."):
+        for name in _imports(path, "splitio_sync_shim"):
+            if name.startswith("splitio_async"):
+                allowed = name == "splitio_async" or name.startswith("splitio_async.lowlevel") or (
+                    name.count(".") == 1 and name.split(".")[1] in splitio_async.__all__
+                )
+                assert allowed, f"{path} reaches into {name}"
+
+
+def test_no_unowned_tasks() -> None:
+    """Only the documented host (``_host.py``) starts a task outside a task group."""
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        if path.name != "_host.py":
+            assert "create_task(" not in text and "spawn_system_task" not in text, path
+            assert "threading.Thread(" not in text, path
+
+
+def test_public_names_are_exported() -> None:
+    for module in (splitio_async, splitio_sync_shim):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+        assert len(set(module.__all__)) == len(module.__all__)
