@@ -41,6 +41,13 @@ def _hash_info(report: bt.Reporter) -> None:
     report.info["hash"] = f"mmh3 {version('mmh3')} (C extension)" if loaded else "mmh3 not loaded"
 
 
+def _dropped(factory: Any) -> str:
+    """Impressions and events refused by a full buffer (they are counted, never silent)."""
+    counts = factory.delivery_counts()
+    return (f"impressions {counts['impressions_dropped']}, events {counts['events_dropped']}, "
+            f"delivered {counts['impressions_delivered']} impressions")
+
+
 def run_shim(settings: bt.Settings, workload: dict[str, Any], report: bt.Reporter) -> None:
     from splitio_sync_shim import get_factory  # noqa: PLC0415 - failure is reported by main
 
@@ -55,6 +62,7 @@ def run_shim(settings: bt.Settings, workload: dict[str, Any], report: bt.Reporte
         fn = getattr(client, spec["method"])
         report.add(shape, bt.measure_sync(fn, bt.shape_args(workload, shape, settings), settings))
     factory.destroy()
+    report.info["dropped"] = _dropped(factory)
     _hash_info(report)
     report.emit()
 
@@ -86,6 +94,7 @@ def run_async(
                 result = bt.ShapeResult(error=f"no result within {limit:.0f} s (hung?)")
             report.add(shape, result)
         await factory.destroy()
+        report.info["dropped"] = _dropped(factory)
         _hash_info(report)
         report.emit()
 

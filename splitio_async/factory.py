@@ -101,9 +101,9 @@ def _instance_id(config: Config) -> str:
 
 
 def _wake_threshold(bulk_size: int, capacity: int) -> int:
-    """Wake the recorder at a bulk, or at a quarter of the buffer if that comes first, so it has
+    """Wake the recorder at a bulk, or at half of the buffer if that comes first, so it has
     room to drain before a burst fills the buffer (the official SDK drops there instead)."""
-    return max(1, min(bulk_size, capacity // 4))
+    return max(1, min(bulk_size, capacity // 2))
 
 
 class SplitFactory:
