@@ -51,6 +51,8 @@ class Config:
     segment_directory: str = field(default_factory=lambda: os.path.expanduser("~"))
     localhost_refresh_enabled: bool = False
     destroy_timeout: float = 10.0  # ours: hard deadline of the final flush on destroy
+    sync_retry_base: float = 10.0  # ours: first wait after a failed fetch (official: 10 s)
+    sync_retry_max: float = 30.0  # ours: longest wait between retries (official: 30 s)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -109,6 +111,8 @@ class Config:
             segment_directory=str(raw.get("segmentDirectory") or defaults.segment_directory),
             localhost_refresh_enabled=bool(raw.get("localhostRefreshEnabled", False)),
             destroy_timeout=_number(raw.get("destroyTimeout", 10.0), 10.0),
+            sync_retry_base=_number(raw.get("syncRetryBackoffBase", 10.0), 10.0),
+            sync_retry_max=_number(raw.get("syncRetryBackoffMax", 30.0), 30.0),
             raw=raw,
         )
 

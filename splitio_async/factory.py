@@ -18,18 +18,23 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import httpx
 
 if sys.version_info < (3, 11):  # pragma: no cover - the backport anyio already depends on
     from exceptiongroup import BaseExceptionGroup
 from anyio.abc import TaskGroup, TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
 
 from ._host import start_hosted
+from .actors.flag_syncer import FlagSyncer
 from .actors.intake import Intake
 from .actors.listener import ListenerActor
 from .actors.localhost import LocalhostSource
 from .actors.messages import StorageMessage
 from .actors.recorder import Recorder, discard
+from .actors.segment_syncer import SegmentSyncer
 from .actors.storage import INBOX_SIZE, StorageActor
+from .actors.synchronizer import Synchronizer
 from .client import Client
 from .config import Config
 from .engine.evaluator import Evaluator
@@ -42,6 +47,8 @@ from .models.impressions import Impression
 from .sdk_events import SdkEventsHub
 from .storage import state as states
 from .storage.state import FactoryState
+from .transport.http import SplitAPI, build_client, needs_tls, resolve_urls
+from .transport.metadata import sdk_metadata
 
 _LOGGER = logging.getLogger("splitio.client.factory")
 
@@ -143,6 +150,8 @@ class SplitFactory:
         self._recorders: list[Recorder[Any, Any]] = []
         self._host: Any = None
         self._running = False
+        self._api: SplitAPI | None = None
+        self.last_error: str | None = None  # a problem that stopped syncing for good
 
     # ------------------------------------------------------------------ public API
 
@@ -232,6 +241,9 @@ class SplitFactory:
                     await self._stop_requested.wait()
                     await self._shutdown(tg)
         finally:
+            if self._api is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._api.close()
             self._running = False
             if self._state.status is not states.DESTROYED:
                 self._state.status = states.DESTROYED
@@ -263,11 +275,37 @@ class SplitFactory:
             )
             await tg.start(source.run)
         else:
-            send.close()
-            raise NotImplementedError(
-                "splitio_async: only localhost mode (sdk key 'localhost') is available in this "
-                "release; syncing from Split's API is not built yet"
+            await self._start_standalone(tg, send)
+
+    async def _start_standalone(
+        self, tg: TaskGroup, outbox: MemoryObjectSendStream[StorageMessage]
+    ) -> None:
+        """In-memory mode: flags and segments from Split's API into the storage actor."""
+        config = self._config
+        urls = resolve_urls(self._urls)
+
+        def connect() -> httpx.AsyncClient:  # disk and DNS work: in a worker thread
+            metadata = sdk_metadata(
+                config.ip_addresses_enabled, config.machine_ip, config.machine_name
             )
+            return build_client(
+                self._sdk_key, metadata, config.connection_timeout_ms, config.proxy_url,
+                tls=needs_tls(urls, config.proxy_url),
+            )
+
+        self._api = SplitAPI(await anyio.to_thread.run_sync(connect), urls)
+        flags = FlagSyncer(self._api, self._state, outbox, config.flag_sets_filter,
+                           config.sync_retry_base, config.sync_retry_max)
+        segments = SegmentSyncer(self._api, self._state, outbox)
+        synchronizer = Synchronizer(
+            self._state, outbox, flags, segments, config.features_refresh_rate,
+            config.segments_refresh_rate, self._report_fatal, config.sync_retry_base,
+            config.sync_retry_max,
+        )
+        await tg.start(synchronizer.run)
+
+    def _report_fatal(self, message: str) -> None:
+        self.last_error = message
 
     async def _run_recorders(
         self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED

@@ -1,0 +1,140 @@
+"""Keeps the snapshot in step with Split's API by polling (streaming plugs in here later).
+
+Start-up: a full sync (flags, rule-based segments, then every referenced segment), retried with
+backoff until it succeeds, then SDK_READY. Afterwards two loops: flags every
+``featuresRefreshRate`` (fetching any segment a changed flag newly references at once) and all
+segments every ``segmentsRefreshRate``. Failures keep the last good data, are retried, and are
+logged once per kind until the next success. A refused SDK key stops all fetching for good.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
+
+from ..storage.state import FactoryState
+from ..transport.errors import APIError, AuthError, URITooLongError
+from .backoff import Backoff, ProblemLog
+from .flag_syncer import FlagSyncer
+from .messages import MarkReady, StorageMessage
+from .segment_syncer import SegmentSyncer
+
+_LOGGER = logging.getLogger("splitio.sync.synchronizer")
+
+
+class Synchronizer:
+    def __init__(
+        self,
+        state: FactoryState,
+        outbox: MemoryObjectSendStream[StorageMessage],
+        flags: FlagSyncer,
+        segments: SegmentSyncer,
+        flags_period: float,
+        segments_period: float,
+        on_fatal: Callable[[str], None],
+        retry_base: float = 10.0,
+        retry_cap: float = 30.0,
+    ) -> None:
+        self._state = state
+        self._outbox = outbox
+        self._flags = flags
+        self._segments = segments
+        self._flags_period = flags_period
+        self._segments_period = segments_period
+        self._on_fatal = on_fatal
+        self._retry_base = retry_base
+        self._retry_cap = retry_cap
+        self._stopped = False
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Start syncing; reports started at once (readiness is signalled through storage)."""
+        task_status.started()
+        async with self._outbox:
+            if not await self._initial_sync():
+                return
+            ready = anyio.Event()
+            await self._outbox.send(MarkReady(ready))
+            await ready.wait()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._every, self._flags_period, self._poll_flags, "feature flags")
+                tg.start_soon(self._every, self._segments_period, self._poll_segments, "segments")
+
+    async def _initial_sync(self) -> bool:
+        backoff = Backoff(self._retry_base, self._retry_cap)
+        problems = ProblemLog(_LOGGER)
+        while True:
+            try:
+                await self._flags.sync()
+                failures = await self._segments.sync_all(
+                    self._state.snapshot.referenced_segments()
+                )
+                if failures:
+                    name, error = failures[0]
+                    raise APIError(f"segment {name}: {error}", error.status)
+            except URITooLongError:
+                _LOGGER.error(
+                    "Error fetching feature flags; the amount of flag sets provided are too big, "
+                    "causing uri length error."
+                )
+                _LOGGER.error("URI too long exception caught, aborting retries")
+                return True  # official: ready, with no data
+            except AuthError as exc:
+                self._fatal(exc)
+                return False
+            except APIError as exc:
+                problems.problem(
+                    f"Exception caught when trying to sync all data: {exc}", logging.ERROR
+                )
+                await anyio.sleep(backoff.next())
+                continue
+            problems.recovered("initial sync")
+            return True
+
+    def _fatal(self, exc: AuthError) -> None:
+        message = (
+            f"{exc}. Check the SDK key (server-side key of the right environment); the SDK will "
+            "not retry and stays not ready."
+        )
+        _LOGGER.error("%s", message)
+        self._on_fatal(message)
+        self._stopped = True
+
+    async def _every(
+        self, period: float, step: Callable[[], Awaitable[None]], what: str
+    ) -> None:
+        backoff = Backoff(self._retry_base, self._retry_cap)
+        problems = ProblemLog(_LOGGER)
+        wait = period
+        while not self._stopped:
+            await anyio.sleep(wait)
+            try:
+                await step()
+            except AuthError as exc:
+                self._fatal(exc)
+                return
+            except APIError as exc:
+                problems.problem(f"{what}: fetch failed: {exc}")
+                wait = min(period, backoff.next())  # retry sooner than a long period, with backoff
+                continue
+            except Exception:  # a bug must not end syncing silently
+                _LOGGER.exception("%s: unexpected error; retrying next period", what)
+                wait = period
+                continue
+            backoff.reset()
+            problems.recovered(what)
+            wait = period
+
+    async def _poll_flags(self) -> None:
+        await self._flags.sync()
+        failures = await self._segments.sync_new()
+        if failures:
+            raise failures[0][1]
+
+    async def _poll_segments(self) -> None:
+        failures = await self._segments.sync_all(self._state.snapshot.referenced_segments())
+        if failures:
+            raise failures[0][1]
