@@ -1,5 +1,5 @@
 """The Split API client against respx mocks: exact URLs and headers, and every failure turned into
-one error type the syncers understand (spec: api.md §2–§4)."""
+one error type the syncers understand (spec: api.md §2-§4)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,8 @@ async def test_failures_become_api_errors(
 
 
 @pytest.mark.parametrize(
-    "exc", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("cut")]
+    "exc",
+    [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("cut")],
 )
 @respx.mock
 async def test_network_errors_have_status_minus_one(exc: Exception) -> None:
