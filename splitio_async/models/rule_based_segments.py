@@ -53,13 +53,16 @@ def parse_rule_based_segment(raw: dict[str, Any]) -> RuleBasedSegment:
         raise ValueError("rule-based segment name is not a string")
     try:
         conditions = tuple(parse_condition(c) for c in raw.get("conditions") or ())
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         _LOGGER.error("rule-based segment %s cannot be parsed (%s); using the template", name, exc)
         conditions = (unsupported_template(),)
-    excluded = raw.get("excluded") or {}
-    keys = excluded.get("keys") or []
+    excluded = raw.get("excluded")
+    excluded = excluded if isinstance(excluded, dict) else {}
+    keys = excluded.get("keys")
+    keys = keys if isinstance(keys, list) else []
+    raw_segments = excluded.get("segments")
     segments = []
-    for entry in excluded.get("segments") or ():
+    for entry in raw_segments if isinstance(raw_segments, list) else ():
         if isinstance(entry, dict) and isinstance(entry.get("name"), str):
             segments.append((entry["name"], entry.get("type") == "rule-based"))
     change_number = raw.get("changeNumber")

@@ -131,12 +131,17 @@ def parse_split(raw: Any) -> Split:
     name: str = raw["name"]
     try:
         conditions = tuple(parse_condition(c) for c in raw.get("conditions") or ())
-        prerequisites = _prerequisites(raw.get("prerequisites"))
     except UnsupportedMatcherError as exc:
         _LOGGER.error("%s", exc)
-        conditions, prerequisites = (unsupported_template(),), ()
+        conditions = (unsupported_template(),)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         _LOGGER.error("feature flag %s has a malformed definition (%s); it evaluates to control",
+                      name, exc)
+        conditions = (unsupported_template(),)
+    try:
+        prerequisites = _prerequisites(raw.get("prerequisites"))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        _LOGGER.error("feature flag %s has malformed prerequisites (%s); it evaluates to control",
                       name, exc)
         conditions, prerequisites = (unsupported_template(),), ()
     allocation = raw.get("trafficAllocation")
@@ -145,7 +150,8 @@ def parse_split(raw: Any) -> Split:
         allocation = 100
     allocation_seed = raw.get("trafficAllocationSeed")
     default = raw.get("defaultTreatment")
-    sets = raw.get("sets") or ()
+    sets = raw.get("sets")
+    sets = sets if isinstance(sets, list | tuple) else ()
     return Split(
         name=name,
         traffic_type=str(raw.get("trafficTypeName") or ""),

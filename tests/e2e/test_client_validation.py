@@ -1,5 +1,5 @@
 """Input validation through the public client methods: bad input gives control / False / {} and
-the official log line, never an exception (spec: client-api.md §4–§6, recording.md §2)."""
+the official log line, never an exception (spec: client-api.md §4-§6, recording.md §2)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -116,7 +117,10 @@ def _regex(raw: dict[str, Any], negate: bool, attribute: str | None) -> Matcher:
     pattern = raw.get("stringMatcherData")
     if not isinstance(pattern, str):
         raise ValueError("stringMatcherData is missing for MATCHES_STRING")
-    return MatchesString(negate, attribute, pattern)  # re.error (a ValueError) if invalid
+    try:
+        return MatchesString(negate, attribute, pattern)
+    except re.error as exc:  # not a ValueError: translate so the flag degrades alone
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
 
 
 _Builder = Callable[[dict[str, Any], bool, str | None], Matcher]
