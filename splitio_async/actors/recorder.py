@@ -1,8 +1,10 @@
-"""Recorder actors: drain an intake, send in bulks, retry what failed, flush on stop.
+"""Recorder actors: drain an intake, send in bulks, retry what failed, flush everything on stop.
 
-One class serves impressions and events; what differs (how raw items become what is sent, and what
-else is flushed alongside, like impression counts) is passed in. Sends go to a ``RecordSink``
-(Split's API, Redis, a test recorder, or the discarding sink of localhost mode).
+One class serves impressions and events; what differs (how raw items become what is sent, where
+they go, and what else is flushed alongside, like impression counts) is passed in. Nothing is
+dropped silently: a failed bulk is kept and retried with backoff (what was accepted is never sent
+again), what a full buffer refuses is counted, and what is still undelivered when the shutdown
+deadline cancels the final flush is counted and logged.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Generic, TypeVar
 import anyio
 from anyio.abc import TaskStatus
 
+from .backoff import Backoff, ProblemLog
 from .intake import Intake
 from .waker import Waker
 
@@ -22,10 +25,13 @@ _LOGGER = logging.getLogger("splitio.recorder")
 Raw = TypeVar("Raw")
 Item = TypeVar("Item")
 
+FINAL_RETRY_CAP = 1.0  # during the final flush, retry at least every second until the deadline
+
 
 class Recorder(Generic[Raw, Item]):
     """Owns one intake. ``prepare`` turns raw items into items to send (impression modes);
-    ``send`` delivers one bulk and raises on failure; ``on_flush`` runs after each flush."""
+    ``send`` delivers one bulk and raises on failure; ``on_flush(final)`` runs after each flush
+    and raises if what it had to send could not be sent (it is retried like a bulk)."""
 
     def __init__(
         self,
@@ -36,6 +42,9 @@ class Recorder(Generic[Raw, Item]):
         period: float,
         bulk_size: int,
         on_flush: Callable[[bool], Awaitable[None]] | None = None,
+        max_pending: int | None = None,
+        retry_base: float = 1.0,
+        retry_cap: float = 30.0,
     ) -> None:
         self.name = name
         self._intake = intake
@@ -44,11 +53,15 @@ class Recorder(Generic[Raw, Item]):
         self._period = period
         self._bulk_size = max(1, bulk_size)
         self._on_flush = on_flush
-        self._retry: list[Item] = []
+        self._max_pending = max_pending
+        self._pending: list[Item] = []
+        self._backoff = Backoff(retry_base, retry_cap)
+        self._problems = ProblemLog(_LOGGER)
         self._stopping = False
         self._waker: Waker | None = None
         self.delivered = 0
-        self.lost = 0
+        self.dropped = 0  # refused because undelivered records already filled the bound
+        self.lost = 0  # still undelivered when the shutdown deadline passed
 
     def stop(self) -> None:
         """Ask for the final flush (loop thread)."""
@@ -61,45 +74,73 @@ class Recorder(Generic[Raw, Item]):
         self._intake.set_waker(self._waker)
         task_status.started()
         try:
+            wait = self._period
             while not self._stopping:
-                with anyio.move_on_after(self._period):
+                with anyio.move_on_after(wait):
                     await self._waker.wait()
-                await self._flush(final=False)
-            await self._flush(final=True)
+                wait = self._period if await self._flush(final=False) else min(
+                    self._period, self._backoff.next()
+                )
+            while not await self._flush(final=True):
+                await anyio.sleep(min(self._backoff.next(), FINAL_RETRY_CAP))
         finally:
             self._intake.set_waker(None)
-            left = len(self._retry) + len(self._intake)
+            left = len(self._pending) + len(self._intake)
             if left:
                 self.lost += left
                 _LOGGER.error(
-                    "%s: %d records could not be delivered before shutdown", self.name, left
+                    "%s: %d records could not be delivered before the shutdown deadline",
+                    self.name, left,
                 )
 
-    async def _flush(self, final: bool) -> None:
+    async def _flush(self, final: bool) -> bool:
+        """Send what is pending; False when something failed (it stays pending)."""
+        self._take_intake()
+        ok = True
+        while self._pending:
+            bulk = self._pending[: self._bulk_size]
+            try:
+                await self._send(bulk)
+            except Exception as exc:
+                self._problems.problem(f"{self.name}: sending failed ({exc}); will retry")
+                ok = False
+                break
+            del self._pending[: len(bulk)]
+            self.delivered += len(bulk)
+            self._take_intake()
+        if self._on_flush is not None:
+            try:
+                await self._on_flush(final)
+            except Exception as exc:
+                self._problems.problem(f"{self.name}: sending counters failed ({exc})")
+                ok = False
+        if ok:
+            self._backoff.reset()
+            self._problems.recovered(self.name)
+        return ok
+
+    def _take_intake(self) -> None:
+        """Move what the hot path queued into the pending list, within its bound."""
         drained = self._intake.drain()
+        if not drained:
+            return
         try:
             prepared = self._prepare(drained)
         except Exception:  # a bug here must not stop recording for good
             self.lost += len(drained)
             _LOGGER.exception("%s: %d records could not be processed", self.name, len(drained))
-            prepared = []
-        pending = self._retry + prepared
-        self._retry = []
-        for start in range(0, len(pending), self._bulk_size):
-            bulk = pending[start : start + self._bulk_size]
-            try:
-                await self._send(bulk)
-            except Exception as exc:
-                _LOGGER.warning("%s: sending %d records failed (%r); will retry", self.name,
-                                len(bulk), exc)
-                self._retry = pending[start:]
-                break
-            self.delivered += len(bulk)
-        if self._on_flush is not None:
-            try:
-                await self._on_flush(final)
-            except Exception:
-                _LOGGER.exception("%s: flushing the counters failed", self.name)
+            return
+        room = (
+            len(prepared) if self._max_pending is None
+            else max(0, self._max_pending - len(self._pending))
+        )
+        if room < len(prepared):
+            self.dropped += len(prepared) - room
+            self._problems.problem(
+                f"{self.name}: {len(prepared) - room} records dropped: the service has not "
+                f"accepted the previous {len(self._pending)} yet", logging.ERROR,
+            )
+        self._pending.extend(prepared[:room])
 
 
 async def discard(items: Sequence[object]) -> None:

@@ -133,6 +133,16 @@ class ImpressionsStrategy:
         keys, self.unique_keys, self.unique_key_total = self.unique_keys, {}, 0
         return keys
 
+    def restore_counts(self, counts: list[tuple[str, int, int]]) -> None:
+        """Put back counts whose sending failed (to be sent with the next ones)."""
+        for flag, hour, count in counts:
+            per_flag = self.counts.setdefault(hour, {})
+            per_flag[flag] = per_flag.get(flag, 0) + count
+
+    def restore_unique_keys(self, flag: str, keys: list[str]) -> None:
+        for key in keys:
+            self._track_key(flag, key)
+
     @property
     def unique_keys_due(self) -> bool:
         return self.unique_key_total > UNIQUE_KEYS_THRESHOLD

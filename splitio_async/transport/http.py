@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+import time
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpcore  # noqa: F401 - httpx imports it lazily on the first client (0.2 s): pay at import
@@ -63,12 +64,23 @@ def needs_tls(urls: dict[str, str], proxy: str | None) -> bool:
     return any(u.lower().startswith("https:") for u in [*urls.values(), proxy or ""])
 
 
-class SplitAPI:
-    """Fetches from Split's SDK API over the factory's client. ``close()`` releases the pool."""
+class HttpObserver(Protocol):
+    """Told about every request (telemetry): resource code (``sp``, ``se``, ``im``, ``ic``,
+    ``ev``, ``te``, ``to``), HTTP status (None for a network failure) and latency in ms."""
 
-    def __init__(self, client: httpx.AsyncClient, urls: dict[str, str]) -> None:
+    def http_result(self, resource: str, status: int | None, latency_ms: float) -> None: ...
+
+
+class SplitAPI:
+    """Split's REST API over the factory's client. ``close()`` releases the pool."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, urls: dict[str, str],
+        observer: HttpObserver | None = None,
+    ) -> None:
         self._client = client
         self._urls = urls
+        self.observer = observer
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -82,7 +94,7 @@ class SplitAPI:
             query += f"&sets={sets}"
         if till is not None:
             query += f"&till={till}"
-        body = await self._get(f"{self._urls['sdk']}/splitChanges?{query}", "splitChanges")
+        body = await self._get(f"{self._urls['sdk']}/splitChanges?{query}", "sp")
         if not isinstance(body, dict) or not isinstance(body.get("ff"), dict):
             raise APIError("splitChanges: the response has no 'ff' section", 200)
         body.setdefault("rbs", {"d": [], "s": -1, "t": -1})
@@ -93,27 +105,78 @@ class SplitAPI:
     ) -> dict[str, Any]:
         query = f"since={since}" + (f"&till={till}" if till is not None else "")
         body = await self._get(
-            f"{self._urls['sdk']}/segmentChanges/{quote(name, safe='')}?{query}", "segmentChanges"
+            f"{self._urls['sdk']}/segmentChanges/{quote(name, safe='')}?{query}", "se"
         )
         if not isinstance(body, dict) or not isinstance(body.get("till"), int):
             raise APIError(f"segmentChanges {name}: the response is not a segment change", 200)
         return body
 
+    # ------------------------------------------------------------------ recording
+
+    async def post_impressions(self, body: list[dict[str, Any]], mode: str) -> None:
+        await self._post(f"{self._urls['events']}/testImpressions/bulk", body, "im",
+                         {"SplitSDKImpressionsMode": mode})
+
+    async def post_impression_counts(self, body: dict[str, Any], mode: str) -> None:
+        await self._post(f"{self._urls['events']}/testImpressions/count", body, "ic",
+                         {"SplitSDKImpressionsMode": mode})
+
+    async def post_events(self, body: list[dict[str, Any]]) -> None:
+        await self._post(f"{self._urls['events']}/events/bulk", body, "ev")
+
+    async def post_unique_keys(self, body: dict[str, Any]) -> None:
+        await self._post(f"{self._urls['telemetry']}/v1/keys/ss", body, "te")
+
+    async def post_telemetry_config(self, body: dict[str, Any]) -> None:
+        await self._post(f"{self._urls['telemetry']}/v1/metrics/config", body, "te")
+
+    async def post_telemetry_usage(self, body: dict[str, Any]) -> None:
+        await self._post(f"{self._urls['telemetry']}/v1/metrics/usage", body, "te")
+
+    # ------------------------------------------------------------------ plumbing
+
     async def _get(self, url: str, resource: str) -> Any:
-        try:
-            response = await self._client.get(url, headers={"Cache-Control": "no-cache"})
-        except httpx.TimeoutException as exc:
-            raise APIError(f"{resource}: timed out ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
-            raise APIError(f"{resource}: {type(exc).__name__}: {exc}") from exc
-        status = response.status_code
-        if status in (401, 403):
-            raise AuthError(f"{resource}: the SDK key was refused (HTTP {status})", status)
-        if status == 414:
-            raise URITooLongError(f"{resource}: URI too long (HTTP 414)", status)
-        if not 200 <= status < 300:
-            raise APIError(f"{resource}: HTTP {status}", status)
+        response = await self._send("GET", url, resource, {"Cache-Control": "no-cache"})
         try:
             return json.loads(response.content)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise APIError(f"{resource}: malformed JSON ({exc})", status) from exc
+            raise APIError(f"{_NAMES[resource]}: malformed JSON ({exc})", 200) from exc
+
+    async def _post(
+        self, url: str, body: Any, resource: str, headers: dict[str, str] | None = None
+    ) -> None:
+        await self._send("POST", url, resource, headers, json.dumps(body).encode())
+
+    async def _send(
+        self, method: str, url: str, resource: str, headers: dict[str, str] | None,
+        content: bytes | None = None,
+    ) -> httpx.Response:
+        name = _NAMES[resource]
+        started = time.perf_counter()
+        try:
+            response = await self._client.request(method, url, headers=headers, content=content)
+        except httpx.TimeoutException as exc:
+            self._observe(resource, None, started)
+            raise APIError(f"{name}: timed out ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            self._observe(resource, None, started)
+            raise APIError(f"{name}: {type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        self._observe(resource, status, started)
+        if status in (401, 403):
+            raise AuthError(f"{name}: the SDK key was refused (HTTP {status})", status)
+        if status == 414:
+            raise URITooLongError(f"{name}: URI too long (HTTP 414)", status)
+        if not 200 <= status < 300:
+            raise APIError(f"{name}: HTTP {status}", status)
+        return response
+
+    def _observe(self, resource: str, status: int | None, started: float) -> None:
+        if self.observer is not None:
+            self.observer.http_result(resource, status, (time.perf_counter() - started) * 1000)
+
+
+_NAMES = {
+    "sp": "splitChanges", "se": "segmentChanges", "im": "testImpressions/bulk",
+    "ic": "testImpressions/count", "ev": "events/bulk", "te": "telemetry", "to": "auth",
+}
