@@ -290,3 +290,35 @@ def write(directory: Path, data: DataSet) -> Path:
     path = directory / "workload.json"
     path.write_text(json.dumps(workload))
     return path
+
+
+READY_SEGMENTS = 5
+OUTSIDER = "bench-outsider"  # in no segment and no whitelist
+
+
+class ReadyDataSet(NamedTuple):
+    flags: list[Json]
+    segments: dict[str, list[str]]  # name -> keys
+    checks: list[tuple[str, str, str]]  # (key, flag, expected treatment)
+
+
+def build_ready() -> ReadyDataSet:
+    """The time-to-ready data set: the same 50-flag mix, its ten IN_SEGMENT flags re-pointed at
+    five segments of BIG_SEGMENT_SIZE keys, so readiness has to download 50k segment keys.
+
+    `checks` let a worker prove the SDK really holds the data when it says ready: a segment
+    member must get "on" (only the segment rule can give it) and an outsider "off"."""
+    rng = random.Random(SEED + 1)
+    flags, _ = _mix_flags(rng, _users(rng))
+    names = [f"bench_ready_seg_{j}" for j in range(READY_SEGMENTS)]
+    segments = {name: [_uuid(rng) for _ in range(BIG_SEGMENT_SIZE)] for name in names}
+    checks: list[tuple[str, str, str]] = []
+    segment_flags = [flag for flag in flags if flag["name"].endswith("_segment")]
+    for i, flag in enumerate(segment_flags):
+        name = names[i % len(names)]
+        rule = flag["conditions"][1]  # whitelist, IN_SEGMENT, default: see _mix_flags
+        rule["matcherGroup"]["matchers"][0]["userDefinedSegmentMatcherData"]["segmentName"] = name
+        rule["label"] = f"in segment {name}"
+        if i < len(names):
+            checks += [(segments[name][-1], flag["name"], "on"), (OUTSIDER, flag["name"], "off")]
+    return ReadyDataSet(flags, segments, checks)

@@ -55,6 +55,11 @@ class FakeSplitServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
+    def snapshot(self) -> Counter[str]:
+        """A copy of the request counts, safe while handler threads are counting."""
+        with self._lock:
+            return Counter(self.hits)
+
     def _count(self, method: str, path: str) -> None:
         if path.startswith("/api/segmentChanges/"):
             path = "/api/segmentChanges/*"
@@ -80,6 +85,9 @@ class FakeSplitServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # A real service answers without Nagle delays; with them, a response written in two
+            # sends (headers, body) can stall 40 ms on the client's delayed ACK, for either SDK.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Keep the benchmark output clean."""

@@ -2,7 +2,9 @@
 
 The official SDK must not be installed into the project venv: its top-level package `splitio` and
 its pinned dependencies would leak into our tests.  So the benchmark keeps it in
-benchmarks/.venv-official (git-ignored) and builds it the first time it is needed.
+benchmarks/.venv-official (git-ignored) and builds it the first time it is needed.  Extras are
+added on demand too (`cpphash` for the C murmur hash, `asyncio` for `get_factory_async`, which needs
+aiohttp and aiofiles), so each benchmark only pays for what it uses.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pathlib import Path
 OFFICIAL_VERSION = "10.7.0"
 
 _CHECK = (
-    "import importlib.metadata as m, importlib.util as u, sys;"
-    "print(m.version('splitio_client'), bool(u.find_spec('mmh3cffi')))"
+    "import importlib.metadata as m, importlib.util as u;"
+    "print(m.version('splitio_client'), bool(u.find_spec('mmh3cffi')),"
+    " bool(u.find_spec('aiohttp') and u.find_spec('aiofiles')))"
 )
 
 
@@ -23,7 +26,7 @@ def _python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def _installed(venv: Path, need_cffi: bool) -> bool:
+def _installed(venv: Path, need_cffi: bool, need_asyncio: bool = False) -> bool:
     if not _python(venv).exists():
         return False
     probe = subprocess.run(
@@ -31,15 +34,22 @@ def _installed(venv: Path, need_cffi: bool) -> bool:
     )
     if probe.returncode != 0:
         return False
-    version, has_cffi = probe.stdout.split()
-    return version == OFFICIAL_VERSION and (has_cffi == "True" or not need_cffi)
+    version, has_cffi, has_asyncio = probe.stdout.split()
+    return (
+        version == OFFICIAL_VERSION
+        and (has_cffi == "True" or not need_cffi)
+        and (has_asyncio == "True" or not need_asyncio)
+    )
 
 
-def ensure_official(venv: Path, cpphash: bool = False) -> Path:
-    """Return the venv's python, creating the venv and installing splitio_client if needed."""
-    if _installed(venv, cpphash):
+def ensure_official(venv: Path, cpphash: bool = False, asyncio: bool = False) -> Path:
+    """Return the venv's python, creating the venv and installing splitio_client if needed.
+
+    `cpphash` / `asyncio` require those extras; a venv that lacks one gets it added in place."""
+    if _installed(venv, cpphash, asyncio):
         return _python(venv)
-    extra = "[cpphash]" if cpphash else ""
+    extras = [name for name, wanted in (("cpphash", cpphash), ("asyncio", asyncio)) if wanted]
+    extra = f"[{','.join(extras)}]" if extras else ""
     requirement = f"splitio_client{extra}=={OFFICIAL_VERSION}"
     print(f"setting up {venv} with {requirement} (first run only) ...", flush=True)
     if not _python(venv).exists():
@@ -54,7 +64,7 @@ def ensure_official(venv: Path, cpphash: bool = False) -> Path:
         requirement,
     ]
     done = subprocess.run(pip, capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not _installed(venv, cpphash):
+    if done.returncode != 0 or not _installed(venv, cpphash, asyncio):
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-20:])
         raise RuntimeError(f"installing {requirement} into {venv} failed:\n{tail}")
     return _python(venv)

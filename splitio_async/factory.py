@@ -293,7 +293,13 @@ class SplitFactory:
                 tls=needs_tls(urls, config.proxy_url),
             )
 
-        self._api = SplitAPI(await anyio.to_thread.run_sync(connect), urls)
+        if needs_tls(urls, config.proxy_url) or (config.ip_addresses_enabled and not (
+            config.machine_ip and config.machine_name
+        )):
+            client = await anyio.to_thread.run_sync(connect)
+        else:  # nothing to read from disk or resolve: no reason to hop to a thread
+            client = connect()
+        self._api = SplitAPI(client, urls)
         flags = FlagSyncer(self._api, self._state, outbox, config.flag_sets_filter,
                            config.sync_retry_base, config.sync_retry_max)
         segments = SegmentSyncer(self._api, self._state, outbox)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -62,12 +63,16 @@ class FlagSyncer:
         self._sets = ",".join(sorted(flag_sets)) if flag_sets else None
         self._retry_base = retry_base
         self._retry_cap = retry_cap
+        self._on_page: Callable[[], None] | None = None
 
-    async def sync(self, till: int | None = None) -> bool:
+    async def sync(
+        self, till: int | None = None, on_page: Callable[[], None] | None = None
+    ) -> bool:
         """Fetch until up to date (or until ``till`` is reached, bypassing the CDN if it lags).
 
         Raises ``APIError`` when a request fails; returns False when a target was not reached.
         """
+        self._on_page = on_page
         if till is None:
             await self._fetch_until(None, None)
             return True
@@ -111,5 +116,7 @@ class FlagSyncer:
             applied = anyio.Event()
             await self._outbox.send(ApplyFlags(changes, applied))
             await applied.wait()
+            if self._on_page is not None:
+                self._on_page()
             if ff_till == _int(ff, "s", since) and rbs_till == _int(rbs, "s", rb_since):
                 return ff_till

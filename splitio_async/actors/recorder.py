@@ -81,8 +81,7 @@ class Recorder(Generic[Raw, Item]):
                 wait = self._period if await self._flush(final=False) else min(
                     self._period, self._backoff.next()
                 )
-            while not await self._flush(final=True):
-                await anyio.sleep(min(self._backoff.next(), FINAL_RETRY_CAP))
+            await self._final_flush()
         finally:
             self._intake.set_waker(None)
             left = len(self._pending) + len(self._intake)
@@ -92,6 +91,11 @@ class Recorder(Generic[Raw, Item]):
                     "%s: %d records could not be delivered before the shutdown deadline",
                     self.name, left,
                 )
+
+    async def _final_flush(self) -> None:
+        """Retry until everything is delivered; the factory's shutdown deadline cancels us."""
+        while not await self._flush(final=True):  # noqa: ASYNC110 - ended by the deadline
+            await anyio.sleep(min(self._backoff.next(), FINAL_RETRY_CAP))
 
     async def _flush(self, final: bool) -> bool:
         """Send what is pending; False when something failed (it stays pending)."""

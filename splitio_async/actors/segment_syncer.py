@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
@@ -16,6 +16,19 @@ from .messages import ApplySegment, StorageMessage
 _LOGGER = logging.getLogger("splitio.sync.segment")
 
 CONCURRENCY = 10  # segments fetched at once (official)
+
+
+def _keys(raw: object) -> frozenset[str]:
+    """Segment keys from a response: 10,000-key lists are common, so the check is C-speed."""
+    if not isinstance(raw, list):
+        return frozenset()
+    try:
+        keys = frozenset(raw)
+    except TypeError:  # unhashable junk in the list
+        return frozenset(k for k in raw if isinstance(k, str))
+    if all(map(str.__instancecheck__, keys)):
+        return keys
+    return frozenset(k for k in keys if isinstance(k, str))
 
 
 class SegmentSyncer:
@@ -38,8 +51,8 @@ class SegmentSyncer:
                 if till is not None and till <= since:
                     return since
                 body = await self._api.segment_changes(name, since)
-                added = frozenset(k for k in body.get("added") or () if isinstance(k, str))
-                removed = frozenset(k for k in body.get("removed") or () if isinstance(k, str))
+                added = _keys(body.get("added"))
+                removed = _keys(body.get("removed"))
                 new_till: int = body["till"]
                 applied = anyio.Event()
                 await self._outbox.send(ApplySegment(
@@ -63,6 +76,40 @@ class SegmentSyncer:
         async with anyio.create_task_group() as tg:
             for name in sorted(set(names)):
                 tg.start_soon(one, name)
+        return failures
+
+    async def sync_alongside(
+        self, work: Callable[[Callable[[], None]], Awaitable[object]]
+    ) -> list[tuple[str, APIError]]:
+        """Run ``work(kick)`` (a flag sync) and fetch every segment the flags reference, starting
+        each as soon as a page that references it is applied (``kick``) instead of after the
+        last page: start-up then overlaps flag and segment round trips."""
+        failures: list[tuple[str, APIError]] = []
+        started: set[str] = set()
+
+        async def one(name: str) -> None:
+            try:
+                await self.sync(name)
+            except APIError as exc:
+                failures.append((name, exc))
+
+        error: APIError | None = None
+        async with anyio.create_task_group() as tg:
+
+            def kick() -> None:
+                for name in sorted(self._state.snapshot.referenced_segments() - started):
+                    started.add(name)
+                    tg.start_soon(one, name)
+
+            try:
+                await work(kick)
+            except APIError as exc:  # the flags failed: raised as is, not in a group
+                error = exc
+                tg.cancel_scope.cancel()
+            else:
+                kick()
+        if error is not None:
+            raise error
         return failures
 
     async def sync_new(self) -> list[tuple[str, APIError]]:

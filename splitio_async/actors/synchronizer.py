@@ -68,9 +68,8 @@ class Synchronizer:
         problems = ProblemLog(_LOGGER)
         while True:
             try:
-                await self._flags.sync()
-                failures = await self._segments.sync_all(
-                    self._state.snapshot.referenced_segments()
+                failures = await self._segments.sync_alongside(
+                    lambda kick: self._flags.sync(on_page=kick)
                 )
                 if failures:
                     name, error = failures[0]

@@ -114,11 +114,15 @@ def apply_segment_change(
     replace_members: bool = False,
 ) -> Snapshot:
     """Add and remove keys of one segment (or replace its members outright)."""
-    current = set() if replace_members else set(snapshot.segments.get(name, _EMPTY))
-    current.update(added)
-    current.difference_update(removed)
+    added = added if isinstance(added, frozenset) else frozenset(added)
+    removed = removed if isinstance(removed, frozenset) else frozenset(removed)
     segments = dict(snapshot.segments)
-    segments[name] = frozenset(current)
+    if replace_members:
+        segments[name] = added - removed if removed else added
+    elif added or removed:
+        segments[name] = (segments.get(name, _EMPTY) | added) - removed
+    else:
+        segments.setdefault(name, _EMPTY)
     numbers = dict(snapshot.segment_change_numbers)
     numbers[name] = till
     return replace(
