@@ -13,7 +13,7 @@ import socket
 import sys
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,6 +26,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ._host import start_hosted
+from .actors.api_sink import ImpressionCounters, events_body, impressions_body
 from .actors.flag_syncer import FlagSyncer
 from .actors.intake import Intake
 from .actors.listener import ListenerActor
@@ -53,6 +54,7 @@ from .transport.metadata import sdk_metadata
 _LOGGER = logging.getLogger("splitio.client.factory")
 
 LOCALHOST = "localhost"
+EVENTS_FLUSH_BYTES = 5 * 1024 * 1024  # queued event bytes that trigger a flush (official cap)
 
 
 class _LiveFactories:
@@ -130,6 +132,7 @@ class SplitFactory:
         self._events: Intake[Event] = Intake(
             config.events_queue_size,
             _wake_threshold(config.events_bulk_size, config.events_queue_size),
+            EVENTS_FLUSH_BYTES,
         )
         self._listener = ListenerActor() if config.impression_listener is not None else None
         self._strategy = ImpressionsStrategy(config.impressions_mode)
@@ -151,6 +154,8 @@ class SplitFactory:
         self._host: Any = None
         self._running = False
         self._api: SplitAPI | None = None
+        self._counters: ImpressionCounters | None = None
+        self._impressions_deduped = 0
         self.last_error: str | None = None  # a problem that stopped syncing for good
 
     # ------------------------------------------------------------------ public API
@@ -256,6 +261,8 @@ class SplitFactory:
         await tg.start(self._hub.run)
         if self._listener is not None:
             await tg.start(self._listener.run)
+        if not self._state.localhost:
+            self._api = await self._connect()
         self._recorders = self._build_recorders()
         await tg.start(self._run_recorders)
         send, receive = anyio.create_memory_object_stream[StorageMessage](INBOX_SIZE)
@@ -282,6 +289,20 @@ class SplitFactory:
     ) -> None:
         """In-memory mode: flags and segments from Split's API into the storage actor."""
         config = self._config
+        assert self._api is not None
+        flags = FlagSyncer(self._api, self._state, outbox, config.flag_sets_filter,
+                           config.sync_retry_base, config.sync_retry_max)
+        segments = SegmentSyncer(self._api, self._state, outbox)
+        synchronizer = Synchronizer(
+            self._state, outbox, flags, segments, config.features_refresh_rate,
+            config.segments_refresh_rate, self._report_fatal, config.sync_retry_base,
+            config.sync_retry_max,
+        )
+        await tg.start(synchronizer.run)
+
+    async def _connect(self) -> SplitAPI:
+        """The factory's Split API client (one connection pool for every actor)."""
+        config = self._config
         urls = resolve_urls(self._urls)
 
         def connect() -> httpx.AsyncClient:  # disk and DNS work: in a worker thread
@@ -296,19 +317,8 @@ class SplitFactory:
         if needs_tls(urls, config.proxy_url) or (config.ip_addresses_enabled and not (
             config.machine_ip and config.machine_name
         )):
-            client = await anyio.to_thread.run_sync(connect)
-        else:  # nothing to read from disk or resolve: no reason to hop to a thread
-            client = connect()
-        self._api = SplitAPI(client, urls)
-        flags = FlagSyncer(self._api, self._state, outbox, config.flag_sets_filter,
-                           config.sync_retry_base, config.sync_retry_max)
-        segments = SegmentSyncer(self._api, self._state, outbox)
-        synchronizer = Synchronizer(
-            self._state, outbox, flags, segments, config.features_refresh_rate,
-            config.segments_refresh_rate, self._report_fatal, config.sync_retry_base,
-            config.sync_retry_max,
-        )
-        await tg.start(synchronizer.run)
+            return SplitAPI(await anyio.to_thread.run_sync(connect), urls)
+        return SplitAPI(connect(), urls)  # nothing to read from disk or resolve: no thread hop
 
     def _report_fatal(self, message: str) -> None:
         self.last_error = message
@@ -325,25 +335,49 @@ class SplitFactory:
             self._recorders_done.set()
 
     def _build_recorders(self) -> list[Recorder[Any, Any]]:
-        """Localhost mode accepts impressions and events and discards them (official
-        behaviour), after applying the impressions mode so the hot path costs what it will."""
-        def prepare(records: list[ImpressionRecord]) -> list[Impression]:
-            return self._strategy.process(records).to_send
+        """Standalone mode posts to Split's API. Localhost mode accepts impressions and events
+        and discards them (official behaviour), after applying the impressions mode so the hot
+        path costs what it will."""
+        config = self._config
+        strategy = self._strategy
 
-        async def flush_counts(final: bool) -> None:
-            self._strategy.pop_counts()
-            if final or self._strategy.unique_keys_due:
-                self._strategy.pop_unique_keys()
+        def prepare(records: list[ImpressionRecord]) -> list[Impression]:
+            processed = strategy.process(records)
+            self._impressions_deduped += processed.deduplicated
+            return processed.to_send
 
         def keep(items: list[Event]) -> list[Event]:
             return items
 
+        api = self._api
+        if api is None:
+            async def forget_counts(final: bool) -> None:
+                strategy.pop_counts()
+                if final or strategy.unique_keys_due:
+                    strategy.pop_unique_keys()
+
+            send_impressions: Callable[[Sequence[Impression]], Awaitable[None]] = discard
+            send_events: Callable[[Sequence[Event]], Awaitable[None]] = discard
+            on_flush: Callable[[bool], Awaitable[None]] = forget_counts
+        else:
+            mode = config.impressions_mode
+            self._counters = ImpressionCounters(api, strategy, mode)
+            on_flush = self._counters.flush
+
+            async def send_impressions(bulk: Sequence[Impression]) -> None:
+                await api.post_impressions(impressions_body(bulk), mode)
+
+            async def send_events(bulk: Sequence[Event]) -> None:
+                await api.post_events(events_body(bulk))
+
+        base, cap = config.sync_retry_base, config.sync_retry_max
         return [
-            Recorder("impressions", self._impressions, prepare, discard,
-                     self._config.impressions_refresh_rate, self._config.impressions_bulk_size,
-                     flush_counts),
-            Recorder("events", self._events, keep, discard, self._config.events_push_rate,
-                     self._config.events_bulk_size),
+            Recorder("impressions", self._impressions, prepare, send_impressions,
+                     config.impressions_refresh_rate, config.impressions_bulk_size, on_flush,
+                     max_pending=config.impressions_queue_size, retry_base=base, retry_cap=cap),
+            Recorder("events", self._events, keep, send_events, config.events_push_rate,
+                     config.events_bulk_size, max_pending=config.events_queue_size,
+                     retry_base=base, retry_cap=cap),
         ]
 
     async def _shutdown(self, tg: TaskGroup) -> None:

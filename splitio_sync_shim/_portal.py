@@ -79,8 +79,9 @@ class PortalThread:
     def stop(self, timeout: float | None = None) -> None:
         """From any other thread: end the loop and wait for the thread."""
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            with contextlib.suppress(RuntimeError):  # already stopping
-                self.call_sync(self.request_stop)
+            if self._shutdown is not None and not self._shutdown.is_set():
+                with contextlib.suppress(RuntimeError):  # stopping on its own meanwhile
+                    self.call_sync(self.request_stop)
             self._thread.join(timeout)
 
     @property

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import threading
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from splitio_async import SplitFactory, get_factory_async
@@ -20,6 +23,10 @@ class SyncSplitFactory:
     def __init__(self, factory: SplitFactory, portal: PortalThread) -> None:
         self._factory = factory
         self._portal = portal
+        # The portal thread is a daemon, so a process that exits without destroy() would lose
+        # what is queued: flush at interpreter exit instead (bounded by destroyTimeout).
+        self._at_exit = _exit_hook(weakref.ref(self))
+        atexit.register(self._at_exit)
 
     @property
     def ready(self) -> bool:
@@ -47,6 +54,7 @@ class SyncSplitFactory:
 
     def destroy(self, destroyed_event: threading.Event | None = None) -> None:
         """Flush and stop. With an event: return at once and set it when done; without: block."""
+        atexit.unregister(self._at_exit)
         if not self._portal.alive:
             if destroyed_event is not None:
                 destroyed_event.set()
@@ -69,6 +77,15 @@ class SyncSplitFactory:
 
     def delivery_counts(self) -> dict[str, int]:
         return self._factory.delivery_counts()
+
+
+def _exit_hook(ref: weakref.ref[SyncSplitFactory]) -> Callable[[], None]:
+    def flush() -> None:
+        factory = ref()
+        if factory is not None and not factory.destroyed:
+            factory.destroy()
+
+    return flush
 
 
 def get_factory(

@@ -21,12 +21,15 @@ T = TypeVar("T")
 
 class Intake(Generic[T]):
     __slots__ = (
-        "_dropped", "_items", "_lock", "_wake", "_wake_pending", "capacity", "threshold",
+        "_bytes", "_dropped", "_items", "_lock", "_wake", "_wake_pending", "byte_threshold",
+        "capacity", "threshold",
     )
 
-    def __init__(self, capacity: int, threshold: int) -> None:
+    def __init__(self, capacity: int, threshold: int, byte_threshold: int | None = None) -> None:
         self.capacity = max(1, capacity)
         self.threshold = max(1, min(threshold, self.capacity))
+        self.byte_threshold = byte_threshold
+        self._bytes = 0
         self._dropped = 0
         self._items: deque[T] = deque()
         self._lock = threading.Lock()
@@ -42,8 +45,10 @@ class Intake(Generic[T]):
         """Called (from any thread) when the buffer reaches its threshold."""
         self._wake = wake
 
-    def append(self, item: T) -> bool:
-        """Queue ``item``; False (and counted) when the buffer is full."""
+    def append(self, item: T, size: int = 0) -> bool:
+        """Queue ``item``; False (and counted) when the buffer is full. ``size`` (events: their
+        estimated bytes) wakes the recorder once ``byte_threshold`` bytes are queued, so large
+        events are flushed early rather than refused (the official SDK refuses past 5 MiB)."""
         items = self._items
         if len(items) >= self.capacity:
             with self._lock:
@@ -51,6 +56,10 @@ class Intake(Generic[T]):
             self._wake_up()
             return False
         items.append(item)
+        if size and self.byte_threshold is not None:
+            self._bytes += size  # approximate under threads: it only decides when to wake
+            if self._bytes >= self.byte_threshold:
+                self._wake_up()
         if len(items) >= self.threshold and not self._wake_pending:
             self._wake_up()
         return True
@@ -64,6 +73,7 @@ class Intake(Generic[T]):
     def drain(self, limit: int | None = None) -> list[T]:
         """Take up to ``limit`` items (all when None), oldest first. Single consumer."""
         self._wake_pending = False
+        self._bytes = 0
         items = self._items
         count = len(items) if limit is None else min(limit, len(items))
         popleft = items.popleft

@@ -400,7 +400,10 @@ class _Handler(BaseHTTPRequestHandler):
         if request.method == "GET" and _is_stream(request):
             self._serve_stream(request)
             return
-        self._send(fake._route(request), request, truncate=truncate)
+        response = fake._route(request)
+        self._send(response, request, truncate=truncate)
+        if request.method == "POST" and 200 <= response.status < 300 and not truncate:
+            fake._accept(request)
 
     # -- SSE ----------------------------------------------------------------------------------
 
@@ -486,6 +489,7 @@ class FakeSplitServer:
         self._rbs = _VersionedStore()
         self._segments: dict[str, list[tuple[int, frozenset[str]]]] = {}
         self._requests: list[RecordedRequest] = []
+        self._accepted: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
         self._cdn_lag = 0
         self._segment_cdn_lag = 0
@@ -816,6 +820,16 @@ class FakeSplitServer:
                     f"expected {count} requests to {path_prefix!r} within {timeout}s, got {got}"
                 )
             return matching()
+
+    def accepted(self, path: str) -> list[Any]:
+        """Parsed JSON bodies POSTed to exactly ``path`` that were answered 2xx (and written out:
+        a client that gave up before the answer may still count, as with a real service)."""
+        with self._lock:
+            return [r.json for r in self._accepted if r.path == path]
+
+    def _accept(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._accepted.append(request)
 
     def posted(self, path: str) -> list[Any]:
         """Parsed JSON bodies POSTed to exactly ``path`` (including attempts answered with a
