@@ -43,6 +43,7 @@ class Config:
     machine_name: str | None = None
     machine_ip: str | None = None
     impression_listener: Any = None
+    listener_in_worker: bool = False  # ours: impressionListenerDelivery "worker" (else inline)
     flag_sets_filter: frozenset[str] | None = None
     fallbacks: Fallbacks = field(default_factory=Fallbacks)
     proxy_url: str | None = None
@@ -103,6 +104,8 @@ class Config:
             machine_name=raw.get("machineName"),
             machine_ip=raw.get("machineIp"),
             impression_listener=raw.get("impressionListener"),
+            listener_in_worker=str(raw.get("impressionListenerDelivery", "inline")).lower()
+            == "worker",
             flag_sets_filter=flag_sets,
             fallbacks=Fallbacks.from_config(raw.get("fallbackTreatments")),
             proxy_url=raw.get("proxyUrl"),

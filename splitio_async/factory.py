@@ -29,7 +29,7 @@ from ._host import start_hosted
 from .actors.api_sink import ImpressionCounters, events_body, impressions_body
 from .actors.flag_syncer import FlagSyncer
 from .actors.intake import Intake
-from .actors.listener import ListenerActor
+from .actors.listener import ListenerActor, WorkerThreadListener
 from .actors.localhost import LocalhostSource
 from .actors.messages import StorageMessage
 from .actors.recorder import Recorder, discard
@@ -142,7 +142,9 @@ class SplitFactory:
             self._impressions,
             self._events,
             config.labels_enabled,
-            config.impression_listener,
+            WorkerThreadListener(config.impression_listener)
+            if config.listener_in_worker and config.impression_listener is not None
+            else config.impression_listener,
             self._listener.submit if self._listener is not None else None,
             _instance_id(config),
         )

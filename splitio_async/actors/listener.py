@@ -22,6 +22,24 @@ QUEUE_SIZE = 10_000  # pending listener calls; beyond that they are dropped and 
 CALL_TIMEOUT = 5.0
 
 
+class WorkerThreadListener:
+    """Wraps a plain ``log_impression`` so that it runs in a worker thread instead of inline
+    (config ``impressionListenerDelivery: "worker"``): the evaluation only creates a coroutine,
+    which the listener actor awaits under its timeout, abandoning a call that hangs."""
+
+    def __init__(self, listener: Any) -> None:
+        self._listener = listener
+
+    def log_impression(self, data: dict[str, Any]) -> Awaitable[None]:
+        return _in_worker_thread(self._listener.log_impression, data)
+
+
+async def _in_worker_thread(log_impression: Any, data: dict[str, Any]) -> None:
+    outcome = await anyio.to_thread.run_sync(log_impression, data, abandon_on_cancel=True)
+    if hasattr(outcome, "__await__"):
+        await outcome
+
+
 class ListenerActor:
     def __init__(self) -> None:
         self.intake: Intake[Awaitable[Any]] = Intake(QUEUE_SIZE, 1)
@@ -43,8 +61,8 @@ class ListenerActor:
         task_status.started()
         try:
             while True:
-                for outcome in self.intake.drain():
-                    await self._await(outcome)
+                while batch := self.intake.drain(1):  # one at a time: the rest stays queued
+                    await self._await(batch[0])
                 if self._stopping:
                     return
                 await self._waker.wait()

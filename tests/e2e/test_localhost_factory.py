@@ -362,3 +362,30 @@ async def test_destroy_flushes_queued_impressions(tmp_path: Path) -> None:
     assert counts["impressions_delivered"] == 300
     assert counts["events_delivered"] == 300
     assert counts["impressions_lost"] == counts["events_lost"] == 0
+
+
+async def test_listener_in_a_worker_thread_never_blocks_evaluation(tmp_path: Path) -> None:
+    """``impressionListenerDelivery: "worker"``: a hanging listener holds up nothing."""
+    import threading  # noqa: PLC0415
+
+    path = write_split_changes(tmp_path / "flags.json", [rollout_flag("f", (("on", 100),))])
+    release = threading.Event()
+    called = threading.Event()
+    seen: list[str] = []
+
+    class Hanging:
+        def log_impression(self, data: dict[str, Any]) -> None:
+            seen.append(data["impression"].feature_name)
+            called.set()
+            release.wait(10)
+
+    config = {"splitFile": str(path), "impressionListener": Hanging(),
+              "impressionListenerDelivery": "worker"}
+    async with open_factory("localhost", config=config) as factory:
+        client = factory.client()
+        with anyio.fail_after(2):
+            for _ in range(5):
+                assert await client.get_treatment("k", "f") == "on"
+        assert await anyio.to_thread.run_sync(called.wait, 5)
+        release.set()
+    assert seen and seen[0] == "f"
