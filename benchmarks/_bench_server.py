@@ -2,13 +2,14 @@
 
 The benchmark wants the official SDK exactly as production users run it (HTTP sync, background
 recorders, OPTIMIZED impressions), but no real network.  This server answers the few endpoints the
-SDK touches with the benchmark data set and swallows every POST (impressions, counts, events,
-telemetry).  It runs in the parent process, so serving requests never competes with a measured
-process for its GIL.
+SDK touches with the benchmark data set and accepts every POST (impressions, counts, events,
+telemetry), counting the records each carried (`records`).  It runs in the parent process, so
+serving requests never competes with a measured process for its GIL.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from collections import Counter
@@ -26,6 +27,7 @@ class FakeSplitServer:
         self.flags = flags
         self.segments = segments
         self.hits: Counter[str] = Counter()
+        self.records: Counter[str] = Counter()  # what the POST bodies carried, see _tally
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
@@ -59,6 +61,21 @@ class FakeSplitServer:
         """A copy of the request counts, safe while handler threads are counting."""
         with self._lock:
             return Counter(self.hits)
+
+    def records_snapshot(self) -> Counter[str]:
+        """A copy of the record counts (impressions, events... accepted so far)."""
+        with self._lock:
+            return Counter(self.records)
+
+    def _tally(self, path: str, body: bytes, encoding: str | None) -> None:
+        """Count the records a POST delivered, so a benchmark can check nothing went missing."""
+        try:
+            data = json.loads(gzip.decompress(body) if encoding == "gzip" else body)
+            counted = _records_in(path, data)
+        except (ValueError, TypeError, AttributeError, OSError):
+            counted = Counter({"unparsed POST bodies": 1})
+        with self._lock:
+            self.records.update(counted)
 
     def _count(self, method: str, path: str) -> None:
         if path.startswith("/api/segmentChanges/"):
@@ -107,8 +124,35 @@ class FakeSplitServer:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                server._count("POST", urlsplit(self.path).path)
+                body = self.rfile.read(length)
+                path = urlsplit(self.path).path
+                server._tally(path, body, self.headers.get("Content-Encoding"))
+                server._count("POST", path)
                 self._reply(200, {})
 
         return Handler
+
+
+# Telemetry usage fields (spec: api.md) that tell what the SDK itself queued, deduped and dropped.
+_USAGE = {"iQ": "telemetry: impressions queued", "iDe": "telemetry: impressions deduped",
+          "iDr": "telemetry: impressions dropped", "eQ": "telemetry: events queued",
+          "eD": "telemetry: events dropped"}
+
+
+def _records_in(path: str, data: Any) -> Counter[str]:
+    """Records in one POST body, by kind; unknown paths count nothing."""
+    out: Counter[str] = Counter()
+    if path.endswith("/testImpressions/bulk"):
+        out["impressions"] = sum(len(group.get("i", [])) for group in data)
+    elif path.endswith("/testImpressions/count"):
+        out["counted impressions"] = sum(int(c.get("rc", 0)) for c in data.get("pf", []))
+    elif path.endswith("/events/bulk"):
+        out["events"] = len(data)
+    elif path.endswith("/keys/ss"):
+        out["unique keys"] = sum(len(entry.get("ks", [])) for entry in data.get("keys", []))
+    elif path.endswith("/metrics/usage"):
+        out["telemetry usage reports"] = 1  # so a field absent from `records` means 0
+        for field, name in _USAGE.items():
+            if isinstance(data.get(field), int):
+                out[name] = data[field]
+    return out

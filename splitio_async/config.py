@@ -54,6 +54,8 @@ class Config:
     destroy_timeout: float = 10.0  # ours: hard deadline of the final flush on destroy
     sync_retry_base: float = 10.0  # ours: first wait after a failed fetch (official: 10 s)
     sync_retry_max: float = 30.0  # ours: longest wait between retries (official: 30 s)
+    streaming_reconnect_base: float = 1.0  # ours: first wait before reconnecting (official 1 s)
+    streaming_keepalive: float = 70.0  # ours: silence that means the stream is dead (official)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -116,6 +118,8 @@ class Config:
             destroy_timeout=_number(raw.get("destroyTimeout", 10.0), 10.0),
             sync_retry_base=_number(raw.get("syncRetryBackoffBase", 10.0), 10.0),
             sync_retry_max=_number(raw.get("syncRetryBackoffMax", 30.0), 30.0),
+            streaming_reconnect_base=_number(raw.get("streamingReconnectBackoffBase", 1.0), 1.0),
+            streaming_keepalive=_number(raw.get("streamingKeepaliveTimeout", 70.0), 70.0),
             raw=raw,
         )
 

@@ -12,6 +12,7 @@ import logging
 import socket
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -32,23 +33,35 @@ from .actors.intake import Intake
 from .actors.listener import ListenerActor, WorkerThreadListener
 from .actors.localhost import LocalhostSource
 from .actors.messages import StorageMessage
+from .actors.push import PushSupervisor
+from .actors.push_worker import QUEUE_SIZE as UPDATES_QUEUE
+from .actors.push_worker import PushWorker, Update
 from .actors.recorder import Recorder, discard
 from .actors.segment_syncer import SegmentSyncer
 from .actors.storage import INBOX_SIZE, StorageActor
 from .actors.synchronizer import Synchronizer
+from .actors.telemetry import TelemetryActor, describe_config, new_intake
 from .client import Client
 from .config import Config
 from .engine.evaluator import Evaluator
 from .engine.impressions import ImpressionsStrategy
 from .errors import TimeoutException
-from .lowlevel import EvaluationCore, ImpressionRecord
+from .lowlevel import EvaluationCore, ImpressionRecord, MeasuredEvaluationCore
 from .manager import Manager
 from .models.events import Event
 from .models.impressions import Impression
+from .models.telemetry import RecordingStats
 from .sdk_events import SdkEventsHub
 from .storage import state as states
 from .storage.state import FactoryState
-from .transport.http import SplitAPI, build_client, needs_tls, resolve_urls
+from .transport.http import (
+    DEFAULT_URLS,
+    SplitAPI,
+    build_client,
+    build_stream_client,
+    needs_tls,
+    resolve_urls,
+)
 from .transport.metadata import sdk_metadata
 
 _LOGGER = logging.getLogger("splitio.client.factory")
@@ -93,6 +106,12 @@ class _LiveFactories:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+
+    def totals(self) -> tuple[int, int]:
+        """Live factories over all keys, and how many are redundant (telemetry ``aF``, ``rF``)."""
+        with self._lock:
+            counts = list(self._counts.values())
+        return sum(counts), sum(max(0, count - 1) for count in counts)
 
 
 live_factories = _LiveFactories()
@@ -156,9 +175,17 @@ class SplitFactory:
         self._host: Any = None
         self._running = False
         self._api: SplitAPI | None = None
+        self._stream_client: httpx.AsyncClient | None = None
+        self.push: PushSupervisor | None = None  # streaming mode's supervisor (observability)
         self._counters: ImpressionCounters | None = None
         self._impressions_deduped = 0
         self.last_error: str | None = None  # a problem that stopped syncing for good
+        # telemetry (standalone mode only): the hot path's call records and the actor
+        self._created = time.monotonic()
+        self._telemetry: TelemetryActor | None = None
+        self._telemetry_calls = None if self._state.localhost else new_intake()
+        if self._telemetry_calls is not None:
+            self._core = MeasuredEvaluationCore.measuring(self._core, self._telemetry_calls)
 
     # ------------------------------------------------------------------ public API
 
@@ -184,6 +211,8 @@ class SplitFactory:
             await self._ready.wait()
         if scope.cancelled_caught:
             _LOGGER.error("Exception initializing SDK")
+            if self._telemetry is not None:
+                self._telemetry.record_block_until_ready_timeout()
             raise TimeoutException(
                 "SDK Initialization: time of %d exceeded" % (timeout or 0)  # noqa: UP031
             )
@@ -231,6 +260,8 @@ class SplitFactory:
         if self._state.status is states.NOT_INITIALIZED:
             self._state.status = states.READY
             self._ready.set()
+            if self._telemetry is not None:
+                self._telemetry.record_ready((time.monotonic() - self._created) * 1000)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run every actor until ``destroy()``; raises a start-up error before ``started``."""
@@ -248,9 +279,11 @@ class SplitFactory:
                     await self._stop_requested.wait()
                     await self._shutdown(tg)
         finally:
-            if self._api is not None:
-                with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):
+                if self._api is not None:
                     await self._api.close()
+                if self._stream_client is not None:
+                    await self._stream_client.aclose()
             self._running = False
             if self._state.status is not states.DESTROYED:
                 self._state.status = states.DESTROYED
@@ -292,14 +325,28 @@ class SplitFactory:
         """In-memory mode: flags and segments from Split's API into the storage actor."""
         config = self._config
         assert self._api is not None
+        await self._start_telemetry(tg)  # first: it observes every request, ready is unaffected
         flags = FlagSyncer(self._api, self._state, outbox, config.flag_sets_filter,
                            config.sync_retry_base, config.sync_retry_max)
-        segments = SegmentSyncer(self._api, self._state, outbox)
+        segments = SegmentSyncer(  # segments back off twice as long as flags (official 60 s)
+            self._api, self._state, outbox, config.sync_retry_base, 2 * config.sync_retry_max
+        )
         synchronizer = Synchronizer(
             self._state, outbox, flags, segments, config.features_refresh_rate,
             config.segments_refresh_rate, self._report_fatal, config.sync_retry_base,
             config.sync_retry_max,
         )
+        if self._stream_client is not None:
+            updates_send, updates_receive = anyio.create_memory_object_stream[Update](
+                UPDATES_QUEUE
+            )
+            worker = PushWorker(self._state, outbox, flags, segments, updates_receive)
+            await tg.start(worker.run)
+            self.push = PushSupervisor(
+                self._api, self._stream_client, outbox, updates_send,
+                config.streaming_reconnect_base, keepalive_timeout=config.streaming_keepalive,
+            )
+            synchronizer.keep_current = self.push
         await tg.start(synchronizer.run)
 
     async def _connect(self) -> SplitAPI:
@@ -307,20 +354,51 @@ class SplitFactory:
         config = self._config
         urls = resolve_urls(self._urls)
 
-        def connect() -> httpx.AsyncClient:  # disk and DNS work: in a worker thread
+        tls = needs_tls(urls, config.proxy_url)
+
+        def connect() -> tuple[httpx.AsyncClient, httpx.AsyncClient | None]:
             metadata = sdk_metadata(
                 config.ip_addresses_enabled, config.machine_ip, config.machine_name
             )
-            return build_client(
-                self._sdk_key, metadata, config.connection_timeout_ms, config.proxy_url,
-                tls=needs_tls(urls, config.proxy_url),
-            )
+            rest = build_client(self._sdk_key, metadata, config.connection_timeout_ms,
+                                config.proxy_url, tls=tls)
+            stream = build_stream_client(self._sdk_key, metadata, config.proxy_url, tls) \
+                if config.streaming_enabled else None
+            return rest, stream
 
-        if needs_tls(urls, config.proxy_url) or (config.ip_addresses_enabled and not (
-            config.machine_ip and config.machine_name
-        )):
-            return SplitAPI(await anyio.to_thread.run_sync(connect), urls)
-        return SplitAPI(connect(), urls)  # nothing to read from disk or resolve: no thread hop
+        if tls or (config.ip_addresses_enabled and not (config.machine_ip and
+                                                         config.machine_name)):
+            rest, self._stream_client = await anyio.to_thread.run_sync(connect)  # disk, DNS
+        else:  # nothing to read from disk or resolve: no reason to hop to a thread
+            rest, self._stream_client = connect()
+        return SplitAPI(rest, urls)
+
+    async def _start_telemetry(self, tg: TaskGroup) -> None:
+        """Telemetry (standalone mode): the actor observes every request of the API, takes the
+        hot path's records, posts config once ready and usage every ``metricsRefreshRate``."""
+        assert self._api is not None and self._telemetry_calls is not None
+        config = self._config
+        self._telemetry = TelemetryActor(
+            self._api, self._telemetry_calls, self._state,
+            describe_config(config, self._urls, DEFAULT_URLS), config.metrics_refresh_rate,
+            self._recording_stats, live_factories.totals, session_start=self._created,
+        )
+        self._api.observer = self._telemetry
+        await tg.start(self._telemetry.run)  # reports started at once
+
+    def _recording_stats(self) -> RecordingStats:
+        """Cumulative counts for telemetry: queued = went through a recorder (after dedup),
+        dropped = refused by a full buffer or a full retry list."""
+        recorders = {recorder.name: recorder for recorder in self._recorders}
+        impressions, events = recorders.get("impressions"), recorders.get("events")
+        return RecordingStats(
+            impressions_queued=impressions.delivered + impressions.lost if impressions else 0,
+            impressions_deduped=self._impressions_deduped,
+            impressions_dropped=self._impressions.dropped
+            + (impressions.dropped if impressions else 0),
+            events_queued=events.delivered + events.lost if events else 0,
+            events_dropped=self._events.dropped + (events.dropped if events else 0),
+        )
 
     def _report_fatal(self, message: str) -> None:
         self.last_error = message
@@ -390,6 +468,8 @@ class SplitFactory:
             self._listener.stop()
         with anyio.move_on_after(self._config.destroy_timeout, shield=True):
             await self._recorders_done.wait()
+            if self._telemetry is not None:  # last, so it carries the recorders' final counts
+                await self._telemetry.flush_final()
         tg.cancel_scope.cancel()
 
 

@@ -351,30 +351,25 @@ class MeasuredEvaluationCore(EvaluationCore):
     """The core of standalone mode: every public call is also timed for telemetry.
 
     Each call appends one ``(method code, latency µs)`` tuple to ``telemetry``, an intake the
-    telemetry actor drains: two ``perf_counter_ns`` reads and one lock-free append, about 0.5 µs
-    of a 3 µs ``get_treatment``. A subclass, so that localhost mode (no telemetry) pays nothing.
-    Calls on a destroyed or waiting-for-fork factory are not measured (spec: client-api §4.1).
+    telemetry actor drains: two ``perf_counter_ns`` reads and one lock-free append, about 0.6 µs
+    on a 2.4 µs ``get_treatment`` (half of it the two clock reads). A subclass, so that localhost
+    mode (no telemetry) pays nothing; built from a plain core with ``measuring``. Calls on a
+    destroyed or waiting-for-fork factory are not measured (spec: client-api §4.1).
     """
 
     __slots__ = ("_telemetry",)
+    _telemetry: Intake[CallRecord]
 
-    def __init__(
-        self,
-        state: FactoryState,
-        evaluator: Evaluator,
-        impressions: Intake[ImpressionRecord],
-        events: Intake[Event],
-        labels_enabled: bool,
-        listener: Any,
-        async_listener_results: Callable[[Awaitable[Any]], bool] | None,
-        instance_id: str,
-        telemetry: Intake[CallRecord],
-    ) -> None:
-        super().__init__(
-            state, evaluator, impressions, events, labels_enabled, listener,
-            async_listener_results, instance_id,
-        )
-        self._telemetry = telemetry
+    @classmethod
+    def measuring(
+        cls, core: EvaluationCore, telemetry: Intake[CallRecord]
+    ) -> MeasuredEvaluationCore:
+        """A core with ``core``'s settings whose calls are also timed into ``telemetry``."""
+        measured = cls.__new__(cls)
+        for name in EvaluationCore.__slots__:
+            setattr(measured, name, getattr(core, name))
+        measured._telemetry = telemetry
+        return measured
 
     def treatment(
         self, key: Any, flag_name: Any, attributes: Any, options: Any, method: str

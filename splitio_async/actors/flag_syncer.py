@@ -64,59 +64,75 @@ class FlagSyncer:
         self._retry_base = retry_base
         self._retry_cap = retry_cap
         self._on_page: Callable[[], None] | None = None
+        self._lock = anyio.Lock()
 
     async def sync(
-        self, till: int | None = None, on_page: Callable[[], None] | None = None
+        self,
+        till: int | None = None,
+        on_page: Callable[[], None] | None = None,
+        rbs_till: int | None = None,
     ) -> bool:
-        """Fetch until up to date (or until ``till`` is reached, bypassing the CDN if it lags).
+        """Fetch until up to date, or until ``till`` (flags) / ``rbs_till`` (rule-based
+        segments) is reached, retrying with backoff and then bypassing the CDN if it lags.
 
-        Raises ``APIError`` when a request fails; returns False when a target was not reached.
+        One sync at a time (polling and streaming share this syncer). Raises ``APIError`` when
+        a request fails; returns False when a target was not reached.
         """
-        self._on_page = on_page
-        if till is None:
-            await self._fetch_until(None, None)
-            return True
-        if await self._attempt(till, bypass=None):
-            return True
-        bypass = self._state.snapshot.flags_change_number
-        if await self._attempt(till, bypass=bypass):
-            return True
-        _LOGGER.warning(
-            "No changes fetched after %d attempts with CDN bypassed.", ATTEMPTS
-        )
+        async with self._lock:
+            self._on_page = on_page
+            try:
+                if till is None and rbs_till is None:
+                    await self._fetch_until(None, None, None)
+                    return True
+                if await self._attempt(till, rbs_till, bypass=None):
+                    return True
+                bypass = self._state.snapshot.flags_change_number
+                if await self._attempt(till, rbs_till, bypass=bypass):
+                    return True
+            finally:
+                self._on_page = None
+        _LOGGER.warning("No changes fetched after %d attempts with CDN bypassed.", ATTEMPTS)
         return False
 
-    async def _attempt(self, till: int, bypass: int | None) -> bool:
+    def _reached(self, till: int | None, rbs_till: int | None) -> bool:
+        snapshot = self._state.snapshot
+        return (till is None or snapshot.flags_change_number >= till) and (
+            rbs_till is None or snapshot.rule_based_segments_change_number >= rbs_till
+        )
+
+    async def _attempt(self, till: int | None, rbs_till: int | None, bypass: int | None) -> bool:
         backoff = Backoff(self._retry_base, self._retry_cap)
         for remaining in range(ATTEMPTS - 1, -1, -1):
-            reached = await self._fetch_until(till, bypass)
-            if reached >= till:
+            await self._fetch_until(till, rbs_till, bypass)
+            if self._reached(till, rbs_till):
                 return True
             if remaining:
                 await anyio.sleep(backoff.next())
         return False
 
-    async def _fetch_until(self, till: int | None, bypass: int | None) -> int:
+    async def _fetch_until(
+        self, till: int | None, rbs_till: int | None, bypass: int | None
+    ) -> None:
         while True:
+            if (till is not None or rbs_till is not None) and self._reached(till, rbs_till):
+                return
             snapshot = self._state.snapshot
             since = snapshot.flags_change_number
             rb_since = snapshot.rule_based_segments_change_number
-            if till is not None and till <= since:
-                return since
             body = await self._api.split_changes(since, rb_since, self._sets, bypass)
             ff, rbs = body["ff"], body.get("rbs") or {}
             ff_till = _int(ff, "t", since)
-            rbs_till = _int(rbs, "t", rb_since)
+            rbs_till_seen = _int(rbs, "t", rb_since)
             changes = FlagChanges(
                 flags=_compile_flags(ff.get("d")),
                 rule_based_segments=_compile_rbs(rbs.get("d")),
                 flags_till=max(ff_till, since),
-                rule_based_segments_till=max(rbs_till, rb_since),
+                rule_based_segments_till=max(rbs_till_seen, rb_since),
             )
             applied = anyio.Event()
             await self._outbox.send(ApplyFlags(changes, applied))
             await applied.wait()
             if self._on_page is not None:
                 self._on_page()
-            if ff_till == _int(ff, "s", since) and rbs_till == _int(rbs, "s", rb_since):
-                return ff_till
+            if ff_till == _int(ff, "s", since) and rbs_till_seen == _int(rbs, "s", rb_since):
+                return

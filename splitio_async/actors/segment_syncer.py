@@ -11,11 +11,13 @@ from anyio.streams.memory import MemoryObjectSendStream
 from ..storage.state import FactoryState
 from ..transport.errors import APIError
 from ..transport.http import SplitAPI
+from .backoff import Backoff
 from .messages import ApplySegment, StorageMessage
 
 _LOGGER = logging.getLogger("splitio.sync.segment")
 
 CONCURRENCY = 10  # segments fetched at once (official)
+ATTEMPTS = 10  # per phase when a target change number is given (official)
 
 
 def _keys(raw: object) -> frozenset[str]:
@@ -37,31 +39,53 @@ class SegmentSyncer:
         api: SplitAPI,
         state: FactoryState,
         outbox: MemoryObjectSendStream[StorageMessage],
+        retry_base: float = 10.0,
+        retry_cap: float = 60.0,
     ) -> None:
         self._api = api
         self._state = state
         self._outbox = outbox
         self._limiter = anyio.CapacityLimiter(CONCURRENCY)
+        self._locks: dict[str, anyio.Lock] = {}
+        self._retry_base = retry_base
+        self._retry_cap = retry_cap
 
     async def sync(self, name: str, till: int | None = None) -> int:
-        """Fetch one segment until up to date (or past ``till``); returns its change number."""
-        async with self._limiter:
-            while True:
-                since = self._state.snapshot.segment_change_numbers.get(name, -1)
-                if till is not None and till <= since:
-                    return since
-                body = await self._api.segment_changes(name, since)
-                added = _keys(body.get("added"))
-                removed = _keys(body.get("removed"))
-                new_till: int = body["till"]
-                applied = anyio.Event()
-                await self._outbox.send(ApplySegment(
-                    name, added, removed, max(new_till, since), replace=since == -1,
-                    applied=applied,
-                ))
-                await applied.wait()
-                if new_till == body.get("since", since) or new_till <= since:
-                    return new_till
+        """Fetch one segment until up to date; with ``till`` (a streaming notification) until
+        it reaches that change number, retrying with backoff and then bypassing the CDN."""
+        lock = self._locks.setdefault(name, anyio.Lock())
+        async with self._limiter, lock:
+            if till is None:
+                return await self._fetch_until(name, None, None)
+            for bypass in (False, True):
+                backoff = Backoff(self._retry_base, self._retry_cap)
+                for remaining in range(ATTEMPTS - 1, -1, -1):
+                    cn = self._state.snapshot.segment_change_numbers.get(name, -1)
+                    reached = await self._fetch_until(name, till, cn if bypass else None)
+                    if reached >= till:
+                        return reached
+                    if remaining:
+                        await anyio.sleep(backoff.next())
+            _LOGGER.warning("Segment %s: no change %d after the CDN was bypassed.", name, till)
+            return self._state.snapshot.segment_change_numbers.get(name, -1)
+
+    async def _fetch_until(self, name: str, till: int | None, bypass: int | None) -> int:
+        while True:
+            since = self._state.snapshot.segment_change_numbers.get(name, -1)
+            if till is not None and till <= since:
+                return since
+            body = await self._api.segment_changes(name, since, bypass)
+            added = _keys(body.get("added"))
+            removed = _keys(body.get("removed"))
+            new_till: int = body["till"]
+            applied = anyio.Event()
+            await self._outbox.send(ApplySegment(
+                name, added, removed, max(new_till, since), replace=since == -1,
+                applied=applied,
+            ))
+            await applied.wait()
+            if new_till == body.get("since", since) or new_till <= since:
+                return max(new_till, since)
 
     async def sync_all(self, names: Iterable[str]) -> list[tuple[str, APIError]]:
         """Fetch every named segment, ``CONCURRENCY`` at a time; returns the failures."""

@@ -51,7 +51,9 @@ class Synchronizer:
         self._stopped = False
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Start syncing; reports started at once (readiness is signalled through storage)."""
+        """Start syncing; reports started at once (readiness is signalled through storage).
+        After the first full sync, ``keep_current`` (streaming, which falls back to polling)
+        takes over, or polling alone."""
         task_status.started()
         async with self._outbox:
             if not await self._initial_sync():
@@ -59,9 +61,22 @@ class Synchronizer:
             ready = anyio.Event()
             await self._outbox.send(MarkReady(ready))
             await ready.wait()
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._every, self._flags_period, self._poll_flags, "feature flags")
-                tg.start_soon(self._every, self._segments_period, self._poll_segments, "segments")
+            if self.keep_current is None:
+                await self.poll()
+            else:
+                await self.keep_current(self)
+
+    keep_current: Callable[[Synchronizer], Awaitable[None]] | None = None
+
+    async def poll(self) -> None:
+        """Poll flags and segments until cancelled (or until the SDK key is refused)."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._every, self._flags_period, self._poll_flags, "feature flags")
+            tg.start_soon(self._every, self._segments_period, self._poll_segments, "segments")
+
+    async def sync_all(self) -> None:
+        """A full sync (streaming came up or went down), retried until it succeeds."""
+        await self._initial_sync()
 
     async def _initial_sync(self) -> bool:
         backoff = Backoff(self._retry_base, self._retry_cap)

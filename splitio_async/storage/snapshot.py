@@ -151,8 +151,10 @@ def kill_flag(
 ) -> Snapshot | None:
     """The snapshot with one flag killed, or None when there is nothing newer to apply."""
     split = snapshot.flags.get(name)
-    if split is None or split.change_number >= change_number:
-        return None
+    if split is None or split.change_number >= change_number or (
+        snapshot.flags_change_number > change_number
+    ):
+        return None  # unknown flag, or the flag / our data already newer than the kill
     flags = dict(snapshot.flags)
     flags[name] = split.killed_copy(default_treatment, change_number)
     return replace(snapshot, flags=MappingProxyType(flags))

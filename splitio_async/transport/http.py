@@ -60,6 +60,19 @@ def build_client(
     )
 
 
+def build_stream_client(
+    sdk_key: str, metadata: SdkMetadata, proxy: str | None = None, tls: bool = True
+) -> httpx.AsyncClient:
+    """The client of the SSE connection: the SDK metadata and the key's last four characters,
+    no Authorization header (the token travels in the URL), and no overall timeout (the stream
+    is long-lived; its read timeout is the keepalive window)."""
+    headers = {"SplitSDKClientKey": sdk_key[-4:], **metadata.headers()}
+    return httpx.AsyncClient(
+        headers=headers, timeout=httpx.Timeout(10.0, read=None), proxy=proxy, verify=tls,
+        trust_env=proxy is None,
+    )
+
+
 def needs_tls(urls: dict[str, str], proxy: str | None) -> bool:
     return any(u.lower().startswith("https:") for u in [*urls.values(), proxy or ""])
 
@@ -110,6 +123,17 @@ class SplitAPI:
         if not isinstance(body, dict) or not isinstance(body.get("till"), int):
             raise APIError(f"segmentChanges {name}: the response is not a segment change", 200)
         return body
+
+    async def auth(self) -> Any:
+        """The streaming auth token (4xx is retryable here: the caller decides, not us)."""
+        try:
+            return await self._get(f"{self._urls['auth']}/v2/auth?s={SPEC_VERSION}", "to")
+        except AuthError as exc:  # a 401 from auth: reported as a plain failure, retried
+            raise APIError(str(exc), exc.status) from exc
+
+    @property
+    def streaming_url(self) -> str:
+        return self._urls["streaming"]
 
     # ------------------------------------------------------------------ recording
 

@@ -1,0 +1,236 @@
+"""The sync supervisor of streaming mode: SSE when it works, polling whenever it does not.
+
+One task owns the switch. It authenticates, opens the stream, and reacts to what the stream
+says: the first event means streaming is up (polling stops, a full sync closes any gap),
+occupancy or control messages may pause it (polling starts) or disable it for good, Ably token
+errors and dropped connections reconnect with backoff (polling meanwhile), and the token is
+renewed ten minutes before it expires. Update notifications go to the push worker; a kill is
+applied locally at once, before the follow-up fetch.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+import anyio
+import httpx
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectSendStream
+from httpx_sse import ServerSentEvent
+
+from ..models.notifications import (
+    AblyError,
+    Control,
+    FlagKill,
+    NotificationError,
+    Occupancy,
+    parse_error,
+    parse_message,
+)
+from ..transport.auth import PushDisabled, Token, authenticate
+from ..transport.errors import APIError
+from ..transport.http import SplitAPI
+from ..transport.sse import StreamError, open_stream, stream_url
+from .backoff import Backoff, ProblemLog
+from .messages import KillFlag, StorageMessage
+from .push_status import PushStatus, StatusTracker
+from .push_worker import Update
+from .synchronizer import Synchronizer
+
+_LOGGER = logging.getLogger("splitio.push.manager")
+
+
+class Outcome(enum.Enum):
+    RETRY = "retry"  # reconnect after a backoff, polling meanwhile
+    OFF = "off"  # never stream again: poll
+    REFRESH = "refresh"  # the token is about to expire: reconnect now
+
+
+class PushSupervisor:
+    def __init__(
+        self,
+        api: SplitAPI,
+        stream_client: httpx.AsyncClient,
+        storage: MemoryObjectSendStream[StorageMessage],
+        updates: MemoryObjectSendStream[Update],
+        reconnect_base: float = 1.0,
+        reconnect_cap: float = 1800.0,
+        keepalive_timeout: float = 70.0,
+    ) -> None:
+        self._api = api
+        self._client = stream_client
+        self._storage = storage
+        self._updates = updates
+        self._backoff = Backoff(reconnect_base, reconnect_cap)
+        self._keepalive = keepalive_timeout
+        self._problems = ProblemLog(_LOGGER)
+        self._tg: TaskGroup | None = None
+        self._sync: Synchronizer | None = None
+        self._polling: anyio.CancelScope | None = None
+        self._syncing = False
+        self._sync_again = False
+        self.streaming = False  # True while the stream is up and polling is off
+        self.connections = 0
+
+    async def __call__(self, synchronizer: Synchronizer) -> None:
+        """Keep the data current until cancelled (``Synchronizer.keep_current``)."""
+        self._sync = synchronizer
+        async with self._updates, anyio.create_task_group() as tg:
+            self._tg = tg
+            await self._supervise()
+
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                token = await authenticate(self._api)
+            except PushDisabled as exc:
+                _LOGGER.info("Streaming is not available (%s); polling instead", exc)
+                self._fall_back()
+                await anyio.sleep_forever()
+            except APIError as exc:
+                self._problems.problem(f"Streaming authentication failed ({exc}); polling")
+                self._fall_back()
+                await anyio.sleep(self._backoff.next())
+                continue
+            outcome = await self._connect(token)
+            if outcome is Outcome.OFF:
+                _LOGGER.warning("Streaming disabled by Split; polling from now on")
+                self._fall_back()
+                await anyio.sleep_forever()
+            elif outcome is Outcome.RETRY:
+                self._fall_back()
+                await anyio.sleep(self._backoff.next())
+
+    async def _connect(self, token: Token) -> Outcome:
+        outcome = Outcome.RETRY
+        tracker = StatusTracker()
+        async with anyio.create_task_group() as connection:
+
+            async def refresh() -> None:
+                nonlocal outcome
+                await anyio.sleep(token.refresh_in())
+                outcome = Outcome.REFRESH
+                _LOGGER.debug("Streaming token about to expire: reconnecting")
+                connection.cancel_scope.cancel()
+
+            connection.start_soon(refresh)
+            url = stream_url(self._api.streaming_url, token.jwt, token.channels)
+            try:
+                async with open_stream(self._client, url, self._keepalive) as source:
+                    self.connections += 1
+                    first, decided = True, False
+                    async for event in source.aiter_sse():
+                        if decided:
+                            continue  # already buffered; the cancellation lands at the next read
+                        if first:
+                            first = False
+                            self._came_up()
+                        result = await self._handle(event, tracker)
+                        if result is not None:
+                            # End the stream by cancelling, not with `break`: a cancellation
+                            # unwinds httpx's nested async generators, while a break leaves them
+                            # to the garbage collector (trio warns, the socket closes late).
+                            outcome, decided = result, True
+                            connection.cancel_scope.cancel()
+                    else:
+                        self._problems.problem("Streaming connection closed by the server")
+            except StreamError as exc:
+                self._problems.problem(f"Streaming connection failed: {exc}")
+            connection.cancel_scope.cancel()
+        return outcome
+
+    async def _handle(self, event: ServerSentEvent, tracker: StatusTracker) -> Outcome | None:
+        if event.event == "error":
+            try:
+                error = parse_error(event.data)
+            except NotificationError as exc:
+                _LOGGER.warning("Unreadable streaming error event (%s): reconnecting", exc)
+                return Outcome.RETRY
+            return self._on_ably_error(error)
+        if event.event not in ("message", ""):
+            _LOGGER.info("Ignoring streaming event of unknown type %r", event.event)
+            return None
+        if not event.data:
+            return None  # keepalive artefacts
+        try:
+            notification = parse_message(event.data)
+        except NotificationError as exc:
+            _LOGGER.warning("Ignoring a streaming message: %s", exc)
+            return None
+        if isinstance(notification, Occupancy | Control):
+            change = (tracker.on_occupancy(notification) if isinstance(notification, Occupancy)
+                      else tracker.on_control(notification))
+            if change is PushStatus.OFF:
+                return Outcome.OFF
+            if change is PushStatus.DOWN:
+                _LOGGER.info("Streaming paused or without publishers: polling meanwhile")
+                self._fall_back()
+            elif change is PushStatus.UP:
+                self._came_up()
+            return None
+        if isinstance(notification, FlagKill):
+            await self._storage.send(KillFlag(
+                notification.flag_name, notification.default_treatment,
+                notification.change_number,
+            ))
+        try:
+            self._updates.send_nowait(notification)
+        except anyio.WouldBlock:
+            _LOGGER.warning("Too many pending streaming updates: running a full sync instead")
+            self._sync_all_soon()
+        return None
+
+    def _on_ably_error(self, error: AblyError) -> Outcome | None:
+        if not error.relevant:
+            return None
+        if error.retryable:
+            _LOGGER.info("Streaming token error %d: reconnecting", error.code)
+            return Outcome.RETRY
+        _LOGGER.error("Streaming error %d (%s): streaming disabled", error.code, error.message)
+        return Outcome.OFF
+
+    # ------------------------------------------------------------------ polling switch
+
+    def _came_up(self) -> None:
+        """Streaming works: stop polling, close any gap with a full sync, reset the backoff."""
+        self._backoff.reset()
+        self._problems.recovered("streaming")
+        self.streaming = True
+        if self._polling is not None:
+            self._polling.cancel()
+            self._polling = None
+        self._sync_all_soon()
+
+    def _fall_back(self) -> None:
+        """Streaming is not delivering: poll (and catch up at once)."""
+        self.streaming = False
+        if self._polling is None and self._tg is not None:
+            scope = anyio.CancelScope()
+            self._polling = scope
+            self._tg.start_soon(self._poll, scope)
+            self._sync_all_soon()
+
+    async def _poll(self, scope: anyio.CancelScope) -> None:
+        assert self._sync is not None
+        with scope:
+            await self._sync.poll()
+
+    def _sync_all_soon(self) -> None:
+        if self._syncing:
+            self._sync_again = True
+            return
+        if self._tg is not None:
+            self._syncing = True
+            self._tg.start_soon(self._sync_all)
+
+    async def _sync_all(self) -> None:
+        assert self._sync is not None
+        try:
+            while True:
+                self._sync_again = False
+                await self._sync.sync_all()
+                if not self._sync_again:
+                    return
+        finally:
+            self._syncing = False
