@@ -245,13 +245,14 @@ class SplitFactory:
         return self._hub
 
     def delivery_counts(self) -> dict[str, int]:
-        """Records delivered and lost per recorder (observability and tests)."""
-        counts = {}
+        """Per kind (impressions, events): records delivered, dropped at a bound (a full buffer,
+        or too many still waiting for the service) and lost at the shutdown deadline."""
+        counts = {"impressions_dropped": self._impressions.dropped,
+                  "events_dropped": self._events.dropped}
         for recorder in self._recorders:
             counts[f"{recorder.name}_delivered"] = recorder.delivered
             counts[f"{recorder.name}_lost"] = recorder.lost
-        counts["impressions_dropped"] = self._impressions.dropped
-        counts["events_dropped"] = self._events.dropped
+            counts[f"{recorder.name}_dropped"] += recorder.dropped
         return counts
 
     # ------------------------------------------------------------------ the actors
@@ -454,9 +455,11 @@ class SplitFactory:
         return [
             Recorder("impressions", self._impressions, prepare, send_impressions,
                      config.impressions_refresh_rate, config.impressions_bulk_size, on_flush,
-                     max_pending=config.impressions_queue_size, retry_base=base, retry_cap=cap),
+                     max_pending=config.impressions_queue_size + config.impressions_bulk_size,
+                     retry_base=base, retry_cap=cap),
             Recorder("events", self._events, keep, send_events, config.events_push_rate,
-                     config.events_bulk_size, max_pending=config.events_queue_size,
+                     config.events_bulk_size,
+                     max_pending=config.events_queue_size + config.events_bulk_size,
                      retry_base=base, retry_cap=cap),
         ]
 
