@@ -66,6 +66,12 @@ class FlagSyncer:
         self._on_page: Callable[[], None] | None = None
         self._lock = anyio.Lock()
 
+    @property
+    def busy(self) -> anyio.Lock:
+        """Held by every sync. Hold it to change flags outside a sync (streaming's instant
+        updates): an older answer of a sync in flight then cannot land after the change."""
+        return self._lock
+
     async def sync(
         self,
         till: int | None = None,

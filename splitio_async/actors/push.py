@@ -133,7 +133,7 @@ class PushSupervisor:
                             # to the garbage collector (trio warns, the socket closes late).
                             outcome, decided = result, True
                             connection.cancel_scope.cancel()
-                    else:
+                    if not decided:
                         self._problems.problem("Streaming connection closed by the server")
             except StreamError as exc:
                 self._problems.problem(f"Streaming connection failed: {exc}")

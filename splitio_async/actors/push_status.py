@@ -21,6 +21,7 @@ class PushStatus(enum.Enum):
 ENABLED = frozenset({"STREAMING_ENABLED", "STREAMING_RESUMED"})
 PAUSED = "STREAMING_PAUSED"
 DISABLED = "STREAMING_DISABLED"
+KNOWN = ENABLED | {PAUSED, DISABLED}
 
 
 class StatusTracker:
@@ -40,8 +41,8 @@ class StatusTracker:
         return self._evaluate()
 
     def on_control(self, message: Control) -> PushStatus | None:
-        if message.timestamp < self._control_time:
-            return None
+        if message.control_type not in KNOWN or message.timestamp < self._control_time:
+            return None  # unknown types (e.g. STREAMING_RESET) must not replace the last one
         self._control_time = message.timestamp
         self.last_control = message.control_type
         return self._evaluate()

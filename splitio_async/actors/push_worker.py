@@ -85,7 +85,10 @@ class PushWorker:
         except (NotificationError, ValueError) as exc:
             _LOGGER.warning("Instant update not applicable (%s); fetching instead", exc)
             return False
-        await self._apply(FlagChanges(flags=(split,), flags_till=update.change_number))
+        async with self._flags.busy:  # no fetch in flight: its older answer cannot undo this
+            if update.previous_change_number != self._state.snapshot.flags_change_number:
+                return False  # a fetch moved us meanwhile
+            await self._apply(FlagChanges(flags=(split,), flags_till=update.change_number))
         if split.rule_based_segment_names - set(self._state.snapshot.rule_based_segments):
             await self._flags.sync()  # it needs rule-based segments we do not hold yet
         return True
@@ -102,9 +105,13 @@ class PushWorker:
         except (NotificationError, ValueError, KeyError, TypeError) as exc:
             _LOGGER.warning("Instant update not applicable (%s); fetching instead", exc)
             return False
-        await self._apply(FlagChanges(
-            rule_based_segments=(segment,), rule_based_segments_till=update.change_number
-        ))
+        async with self._flags.busy:  # as for flags: not undone by a fetch in flight
+            if (update.previous_change_number
+                    != self._state.snapshot.rule_based_segments_change_number):
+                return False
+            await self._apply(FlagChanges(
+                rule_based_segments=(segment,), rule_based_segments_till=update.change_number
+            ))
         return True
 
     async def _apply(self, changes: FlagChanges) -> None:

@@ -40,6 +40,6 @@ async def open_stream(
                 raise StreamError(f"streaming refused: HTTP {response.status_code} {body!r}")
             yield EventSource(response)
     except httpx.TimeoutException as exc:
-        raise StreamError(f"no data from the stream for {read_timeout:.0f}s") from exc
+        raise StreamError(f"no data from the stream for {read_timeout:g} s") from exc
     except (httpx.HTTPError, SSEError) as exc:
         raise StreamError(f"stream connection lost: {type(exc).__name__}: {exc}") from exc
