@@ -348,6 +348,9 @@ class SplitFactory:
                 config.streaming_reconnect_base, keepalive_timeout=config.streaming_keepalive,
             )
             synchronizer.keep_current = self.push
+            if self._telemetry is not None:
+                self.push.telemetry = self._telemetry
+                worker.on_instant_update = self._telemetry.record_update_from_sse
         await tg.start(synchronizer.run)
 
     async def _connect(self) -> SplitAPI:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from typing import Protocol
 
 import anyio
 import httpx
@@ -19,6 +20,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream
 from httpx_sse import ServerSentEvent
 
+from ..models import telemetry
 from ..models.notifications import (
     AblyError,
     Control,
@@ -39,6 +41,18 @@ from .push_worker import Update
 from .synchronizer import Synchronizer
 
 _LOGGER = logging.getLogger("splitio.push.manager")
+
+_STATUS_CODES = {PushStatus.UP: 0, PushStatus.OFF: 1, PushStatus.DOWN: 2}  # STREAMING_STATUS
+
+
+class PushTelemetry(Protocol):
+    """What streaming reports to telemetry (the telemetry actor implements it)."""
+
+    def record_streaming_event(self, event_type: int, data: int) -> None: ...
+
+    def record_token_refresh(self) -> None: ...
+
+    def record_auth_rejection(self) -> None: ...
 
 
 class Outcome(enum.Enum):
@@ -72,6 +86,11 @@ class PushSupervisor:
         self._sync_again = False
         self.streaming = False  # True while the stream is up and polling is off
         self.connections = 0
+        self.telemetry: PushTelemetry | None = None
+
+    def _event(self, event_type: int, data: int) -> None:
+        if self.telemetry is not None:
+            self.telemetry.record_streaming_event(event_type, data)
 
     async def __call__(self, synchronizer: Synchronizer) -> None:
         """Keep the data current until cancelled (``Synchronizer.keep_current``)."""
@@ -89,10 +108,15 @@ class PushSupervisor:
                 self._fall_back()
                 await anyio.sleep_forever()
             except APIError as exc:
+                if 400 <= exc.status < 500 and self.telemetry is not None:
+                    self.telemetry.record_auth_rejection()
                 self._problems.problem(f"Streaming authentication failed ({exc}); polling")
                 self._fall_back()
                 await anyio.sleep(self._backoff.next())
                 continue
+            if self.telemetry is not None:
+                self.telemetry.record_token_refresh()
+            self._event(telemetry.TOKEN_REFRESH, token.expires_at * 1000)
             outcome = await self._connect(token)
             if outcome is Outcome.OFF:
                 _LOGGER.warning("Streaming disabled by Split; polling from now on")
@@ -125,6 +149,7 @@ class PushSupervisor:
                             continue  # already buffered; the cancellation lands at the next read
                         if first:
                             first = False
+                            self._event(telemetry.CONNECTION_ESTABLISHED, 0)
                             self._came_up()
                         result = await self._handle(event, tracker)
                         if result is not None:
@@ -134,8 +159,10 @@ class PushSupervisor:
                             outcome, decided = result, True
                             connection.cancel_scope.cancel()
                     if not decided:
+                        self._event(telemetry.SSE_CONNECTION_ERROR, 1)
                         self._problems.problem("Streaming connection closed by the server")
             except StreamError as exc:
+                self._event(telemetry.SSE_CONNECTION_ERROR, 1)
                 self._problems.problem(f"Streaming connection failed: {exc}")
             connection.cancel_scope.cancel()
         return outcome
@@ -159,8 +186,14 @@ class PushSupervisor:
             _LOGGER.warning("Ignoring a streaming message: %s", exc)
             return None
         if isinstance(notification, Occupancy | Control):
-            change = (tracker.on_occupancy(notification) if isinstance(notification, Occupancy)
-                      else tracker.on_control(notification))
+            if isinstance(notification, Occupancy):
+                change = tracker.on_occupancy(notification)
+                self._event(telemetry.OCCUPANCY_PRI if notification.channel == "control_pri"
+                            else telemetry.OCCUPANCY_SEC, notification.publishers)
+            else:
+                change = tracker.on_control(notification)
+            if change is not None:
+                self._event(telemetry.STREAMING_STATUS, _STATUS_CODES[change])
             if change is PushStatus.OFF:
                 return Outcome.OFF
             if change is PushStatus.DOWN:
@@ -184,6 +217,7 @@ class PushSupervisor:
     def _on_ably_error(self, error: AblyError) -> Outcome | None:
         if not error.relevant:
             return None
+        self._event(telemetry.ABLY_ERROR, error.code)
         if error.retryable:
             _LOGGER.info("Streaming token error %d: reconnecting", error.code)
             return Outcome.RETRY
@@ -197,6 +231,7 @@ class PushSupervisor:
         self._backoff.reset()
         self._problems.recovered("streaming")
         self.streaming = True
+        self._event(telemetry.SYNC_MODE_UPDATE, 0)
         if self._polling is not None:
             self._polling.cancel()
             self._polling = None
@@ -206,6 +241,7 @@ class PushSupervisor:
         """Streaming is not delivering: poll (and catch up at once)."""
         self.streaming = False
         if self._polling is None and self._tg is not None:
+            self._event(telemetry.SYNC_MODE_UPDATE, 1)
             scope = anyio.CancelScope()
             self._polling = scope
             self._tg.start_soon(self._poll, scope)

@@ -7,6 +7,7 @@ back to a fetch)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import anyio
 from anyio.abc import TaskStatus
@@ -50,6 +51,7 @@ class PushWorker:
         self._segments = segments
         self._inbox = inbox
         self.instant_updates = 0
+        self.on_instant_update: Callable[[str], None] | None = None  # telemetry ("sp"/"rbs")
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -111,11 +113,13 @@ class PushWorker:
                 return False
             await self._apply(FlagChanges(
                 rule_based_segments=(segment,), rule_based_segments_till=update.change_number
-            ))
+            ), "rbs")
         return True
 
-    async def _apply(self, changes: FlagChanges) -> None:
+    async def _apply(self, changes: FlagChanges, kind: str = "sp") -> None:
         applied = anyio.Event()
         await self._outbox.send(ApplyFlags(changes, applied))
         await applied.wait()
         self.instant_updates += 1
+        if self.on_instant_update is not None:
+            self.on_instant_update(kind)

@@ -31,7 +31,9 @@ class Token:
         lifetime = self.expires_at - self.issued_at
         if self.issued_at <= 0:  # no iat claim: count from now
             lifetime = self.expires_at - int(now if now is not None else time.time())
-        return max(0.0, lifetime - REFRESH_GRACE)
+        if lifetime > REFRESH_GRACE:
+            return float(lifetime - REFRESH_GRACE)
+        return max(lifetime / 2, 1.0)  # a short-lived token: never reconnect in a tight loop
 
 
 def parse_token(body: Any) -> Token:

@@ -331,3 +331,28 @@ def test_measured_core_keeps_the_plain_cores_settings() -> None:
         assert getattr(measured, name) is getattr(plain, name)
     measured.treatment("k", "missing", None, None, "get_treatment")  # not ready: nR + latency
     assert [code for code, _ in calls.drain()] == ["nR", "t"]
+
+
+async def test_streaming_reports_its_events(server: FakeSplitServer) -> None:
+    """With streaming on, the usage post carries the connection, occupancy, sync-mode and token
+    events, the token refresh count, and the updates applied from SSE payloads."""
+    factory = await start(server, streamingEnabled=True)
+    await factory.block_until_ready(5)
+    await anyio.to_thread.run_sync(server.wait_for_streams, 1, 5)
+    server.push_occupancy("control_pri", 1)
+    with anyio.fail_after(5):
+        while factory.push is None or not factory.push.streaming:
+            await anyio.sleep(0.01)
+    old = server.flags_change_number
+    flag = rollout_flag("a", (("v2", 100),))
+    cn = server.upsert_flag(flag)
+    server.push_split_update(cn, flag, pcn=old, compression=1)
+    with anyio.fail_after(5):
+        while await factory.client().get_treatment("k", "a") != "v2":
+            await anyio.sleep(0.01)
+    await factory.destroy()
+    usage = server.posted(USAGE)[-1]
+    kinds = {event["e"] for event in usage["sE"]}
+    assert {0, 10, 50, 70} <= kinds  # connected, occupancy pri, token refresh, sync mode
+    assert usage["tR"] >= 1
+    assert usage["ufs"]["sp"] == 1
