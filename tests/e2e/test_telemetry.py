@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
-from splitio_async import SplitFactory, TimeoutException, get_factory_async
+from splitio_async import SdkEvent, SplitFactory, TimeoutException, get_factory_async
 from splitio_async.actors.intake import Intake
 from splitio_async.actors.telemetry import TelemetryActor
 from splitio_async.lowlevel import EvaluationCore, MeasuredEvaluationCore
@@ -339,17 +339,22 @@ async def test_streaming_reports_its_events(server: FakeSplitServer) -> None:
     factory = await start(server, streamingEnabled=True)
     await factory.block_until_ready(5)
     await anyio.to_thread.run_sync(server.wait_for_streams, 1, 5)
-    server.push_occupancy("control_pri", 1)
-    with anyio.fail_after(5):
-        while factory.push is None or not factory.push.streaming:
-            await anyio.sleep(0.01)
+    fetches = len(server.requests_to("/api/splitChanges"))
+    server.push_occupancy("control_pri", 1)  # the first event: streaming is up, a full sync runs
+    await wait_for(server, "/api/splitChanges", fetches + 1)
+    updated = anyio.Event()
+
+    async def on_update(_: Any) -> None:
+        updated.set()
+
+    await factory.client().on(SdkEvent.SDK_UPDATE, on_update)
     old = server.flags_change_number
     flag = rollout_flag("a", (("v2", 100),))
     cn = server.upsert_flag(flag)
     server.push_split_update(cn, flag, pcn=old, compression=1)
     with anyio.fail_after(5):
-        while await factory.client().get_treatment("k", "a") != "v2":
-            await anyio.sleep(0.01)
+        await updated.wait()
+    assert await factory.client().get_treatment("k", "a") == "v2"
     await factory.destroy()
     usage = server.posted(USAGE)[-1]
     kinds = {event["e"] for event in usage["sE"]}
