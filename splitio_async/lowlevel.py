@@ -66,6 +66,7 @@ class EvaluationCore:
     __slots__ = (
         "_async_listener_results",
         "_evaluator",
+        "_event_types",
         "_events",
         "_impressions",
         "_instance_id",
@@ -93,6 +94,7 @@ class EvaluationCore:
         self._listener = listener
         self._async_listener_results = async_listener_results
         self._instance_id = instance_id
+        self._event_types: set[str] = set()
 
     # ------------------------------------------------------------------ single flag
 
@@ -225,7 +227,13 @@ class EvaluationCore:
                 "SDK readiness before using this method"
             )
             self._note(NOT_READY_CALL)
-        traffic = _validate_traffic_type(traffic_type)
+        # fast paths for what nearly every call passes: a clean key, a lower-case traffic type
+        # and an event type seen before (valid event types are few; the set is bounded)
+        if type(traffic_type) is str and traffic_type and traffic_type.lower() == traffic_type \
+                and not traffic_type.isspace():
+            traffic: str | None = traffic_type
+        else:
+            traffic = _validate_traffic_type(traffic_type)
         if traffic is None:
             return False
         if status is DESTROYED:
@@ -234,9 +242,17 @@ class EvaluationCore:
         if status is WAITING_FORK:
             _LOGGER.error("Client is not ready - no calls possible")
             return False
-        matching_key = validate_track_key(key)
-        if matching_key is None or not _valid_event_type(event_type):
+        if type(key) is str and 0 < len(key) <= MAX_KEY_LENGTH and not key.isspace():
+            matching_key: str | None = key
+        else:
+            matching_key = validate_track_key(key)
+        if matching_key is None:
             return False
+        if type(event_type) is not str or event_type not in self._event_types:
+            if not _valid_event_type(event_type):
+                return False
+            if len(self._event_types) < KNOWN_EVENT_TYPES:
+                self._event_types.add(event_type)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             _VALIDATION_LOGGER.error("track: value must be a number.")
             return False
@@ -253,9 +269,9 @@ class EvaluationCore:
                 "environment, make sure you're tracking your events to a valid traffic type "
                 "defined in the Split user interface.", traffic,
             )
-        event = Event(
+        event = _new_event(Event, (
             matching_key, traffic, event_type, value, int(time.time() * 1000), cleaned, size
-        )
+        ))
         if not self._events.append(event, size):
             if self._events.dropped == 1:
                 _LOGGER.warning(
@@ -414,6 +430,8 @@ class MeasuredEvaluationCore(EvaluationCore):
 
 
 _TRACK = METHOD_CODES["track"]
+_new_event = tuple.__new__  # skips NamedTuple's Python-level __new__ on the track path
+KNOWN_EVENT_TYPES = 1000  # valid event types remembered per factory
 _UNMEASURED = frozenset((DESTROYED, WAITING_FORK))  # no telemetry for these calls (spec)
 
 

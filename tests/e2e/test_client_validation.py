@@ -179,3 +179,16 @@ async def test_fallback_treatments(tmp_path: Path) -> None:
         assert await client.get_treatment_with_config("k", "missing") == ("global_off", '{"x": 1}')
         assert await client.get_treatment("k", "special") == "special_on"
         assert await client.get_treatment(None, "special") == "special_on"
+
+
+async def test_track_event_type_of_any_type_is_validated_every_time(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Remembering valid event types never lets an invalid one through (nor crashes on one that
+    cannot be hashed)."""
+    assert await client.track("k", "user", "good") is True
+    assert await client.track("k", "user", "good") is True
+    assert await client.track("k", "user", ["good"]) is False
+    assert await client.track("k", "user", "bad!") is False
+    assert await client.track("k", "user", "bad!") is False
+    assert caplog.text.count("track: you passed bad!, an event name must adhere") == 2
