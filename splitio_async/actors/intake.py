@@ -12,6 +12,7 @@ reaches its flush threshold, not on every append.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -21,7 +22,8 @@ T = TypeVar("T")
 
 class Intake(Generic[T]):
     __slots__ = (
-        "_bytes", "_dropped", "_items", "_lock", "_wake", "_wake_pending", "byte_threshold",
+        "_bytes", "_consumer_thread", "_dropped", "_items", "_lock", "_wake", "_wake_pending",
+        "byte_threshold",
         "capacity", "threshold",
     )
 
@@ -34,6 +36,7 @@ class Intake(Generic[T]):
         self._items: deque[T] = deque()
         self._lock = threading.Lock()
         self._wake: Callable[[], None] | None = None
+        self._consumer_thread: int | None = None
         self._wake_pending = False
 
     @property
@@ -41,9 +44,13 @@ class Intake(Generic[T]):
         """Items refused because the buffer was full."""
         return self._dropped
 
-    def set_waker(self, wake: Callable[[], None] | None) -> None:
-        """Called (from any thread) when the buffer reaches its threshold."""
+    def set_waker(
+        self, wake: Callable[[], None] | None, consumer_thread: int | None = None
+    ) -> None:
+        """``wake`` is called (from any thread) when the buffer reaches its threshold;
+        ``consumer_thread`` is the thread the recorder runs in (the event loop's)."""
         self._wake = wake
+        self._consumer_thread = consumer_thread
 
     def append(self, item: T, size: int = 0) -> bool:
         """Queue ``item``; False (and counted) when the buffer is full. ``size`` (events: their
@@ -60,8 +67,14 @@ class Intake(Generic[T]):
             self._bytes += size  # approximate under threads: it only decides when to wake
             if self._bytes >= self.byte_threshold:
                 self._wake_up()
-        if len(items) >= self.threshold and not self._wake_pending:
-            self._wake_up()
+        if len(items) >= self.threshold:
+            if not self._wake_pending:
+                self._wake_up()
+            elif self._consumer_thread not in (None, threading.get_ident()):
+                # Backpressure: the recorder was woken but has not drained yet, because a busy
+                # producer thread keeps the GIL. Yielding it lets the recorder run, so a burst
+                # slows down a little instead of filling the buffer and being dropped.
+                time.sleep(0)
         return True
 
     def _wake_up(self) -> None:

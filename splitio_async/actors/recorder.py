@@ -10,6 +10,7 @@ deadline cancels the final flush is counted and logged.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -71,7 +72,7 @@ class Recorder(Generic[Raw, Item]):
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         self._waker = Waker()
-        self._intake.set_waker(self._waker)
+        self._intake.set_waker(self._waker, threading.get_ident())
         task_status.started()
         try:
             wait = self._period
