@@ -1,12 +1,16 @@
 """The async client: every method is a coroutine that never awaits I/O and never raises.
 
 All the work is in ``lowlevel.EvaluationCore``; this class only gives it the official names and
-argument order.
+argument order. The one await: when a recorder has a flush's worth of records waiting, the call
+yields to the event loop once (a checkpoint), so code that evaluates in a loop without awaiting
+anything else still lets the recorders deliver instead of filling their buffers.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from anyio.lowlevel import checkpoint
 
 from .lowlevel import EvaluationCore
 
@@ -40,69 +44,96 @@ class Client:
         self, key: Any, feature_flag_name: Any, attributes: Any = None,
         evaluation_options: Any = None,
     ) -> str:
-        return self._core.treatment(
+        result = self._core.treatment(
             key, feature_flag_name, attributes, evaluation_options, "get_treatment"
         )[0]
+        if self._core.backlogged():
+            await checkpoint()
+        return result
 
     async def get_treatment_with_config(
         self, key: Any, feature_flag_name: Any, attributes: Any = None,
         evaluation_options: Any = None,
     ) -> tuple[str, str | None]:
-        return self._core.treatment(
+        result = self._core.treatment(
             key, feature_flag_name, attributes, evaluation_options, "get_treatment_with_config"
         )
+        if self._core.backlogged():
+            await checkpoint()
+        return result
 
     async def get_treatments(
         self, key: Any, feature_flag_names: Any, attributes: Any = None,
         evaluation_options: Any = None,
     ) -> Treatments:
-        return _treatments(self._core.treatments(
+        result = _treatments(self._core.treatments(
             key, feature_flag_names, attributes, evaluation_options, "get_treatments"
         ))
+        if self._core.backlogged():
+            await checkpoint()
+        return result
 
     async def get_treatments_with_config(
         self, key: Any, feature_flag_names: Any, attributes: Any = None,
         evaluation_options: Any = None,
     ) -> TreatmentsWithConfig:
-        return self._core.treatments(
+        result = self._core.treatments(
             key, feature_flag_names, attributes, evaluation_options, "get_treatments_with_config"
         )
+        if self._core.backlogged():
+            await checkpoint()
+        return result
 
     async def get_treatments_by_flag_set(
         self, key: Any, flag_set: Any, attributes: Any = None, evaluation_options: Any = None,
     ) -> Treatments:
-        return _treatments(self._core.treatments_by_flag_sets(
+        result = _treatments(self._core.treatments_by_flag_sets(
             key, [flag_set], attributes, evaluation_options, "get_treatments_by_flag_set"
         ))
+        if self._core.backlogged():
+            await checkpoint()
+        return result
 
     async def get_treatments_by_flag_sets(
         self, key: Any, flag_sets: Any, attributes: Any = None, evaluation_options: Any = None,
     ) -> Treatments:
-        return _treatments(self._core.treatments_by_flag_sets(
+        result = _treatments(self._core.treatments_by_flag_sets(
             key, flag_sets, attributes, evaluation_options, "get_treatments_by_flag_sets"
         ))
+        if self._core.backlogged():
+            await checkpoint()
+        return result
 
     async def get_treatments_with_config_by_flag_set(
         self, key: Any, flag_set: Any, attributes: Any = None, evaluation_options: Any = None,
     ) -> TreatmentsWithConfig:
-        return self._core.treatments_by_flag_sets(
+        result = self._core.treatments_by_flag_sets(
             key, [flag_set], attributes, evaluation_options,
             "get_treatments_with_config_by_flag_set",
         )
+        if self._core.backlogged():
+            await checkpoint()
+        return result
 
     async def get_treatments_with_config_by_flag_sets(
         self, key: Any, flag_sets: Any, attributes: Any = None, evaluation_options: Any = None,
     ) -> TreatmentsWithConfig:
-        return self._core.treatments_by_flag_sets(
+        result = self._core.treatments_by_flag_sets(
             key, flag_sets, attributes, evaluation_options,
             "get_treatments_with_config_by_flag_sets",
         )
+        if self._core.backlogged():
+            await checkpoint()
+        return result
 
     async def track(
         self, key: Any, traffic_type: Any, event_type: Any, value: Any = None,
         properties: Any = None,
     ) -> bool:
-        return self._core.track(key, traffic_type, event_type, value, properties)
+        result = self._core.track(key, traffic_type, event_type, value, properties)
+        if self._core.backlogged():
+            await checkpoint()
+        return result
 
     async def on(self, sdk_event: Any, callback: Any) -> None:
         """Subscribe to SDK_READY / SDK_UPDATE (one handler per event for the factory)."""

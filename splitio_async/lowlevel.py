@@ -283,6 +283,12 @@ class EvaluationCore:
 
     # ------------------------------------------------------------------ helpers
 
+    def backlogged(self) -> bool:
+        """Whether a recorder has a flush's worth waiting: the async client then yields to the
+        event loop once, so a caller that rarely awaits anything lets the recorder keep up."""
+        impressions, events = self._impressions, self._events
+        return len(impressions) >= impressions.threshold or len(events) >= events.threshold
+
     def _usable(self, status: str) -> bool:
         """False (logged) when the factory cannot answer; True when not ready yet."""
         if status is DESTROYED:
