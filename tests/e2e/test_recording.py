@@ -17,7 +17,7 @@ import pytest
 from splitio_async import SplitFactory, get_factory_async
 from splitio_sync_shim import get_factory
 from tests.conftest import REPO
-from tests.e2e.test_standalone import FAST, urls
+from tests.e2e.test_standalone import FAST
 from tests.fakes.split_server import FakeSplitServer
 from tests.helpers import rollout_flag
 
@@ -70,7 +70,7 @@ async def test_every_mode_delivers_exactly(
         for path in ("/api/testImpressions", "/api/events", "/api/v1/keys"):
             server.fail(path, 500, times=3)
     factory = await get_factory_async(
-        "SDK-KEY-0001", config={**FAST, "impressionsMode": mode}, **urls(server)
+        "SDK-KEY-0001", config={**FAST, "impressionsMode": mode}, **server.url_kwargs()
     )
     assert factory is not None
     await factory.block_until_ready(5)
@@ -106,7 +106,7 @@ async def test_burst_larger_than_the_queues_is_not_lost(server: FakeSplitServer)
     """12,000 evaluations and 12,000 tracks between two scheduled flushes with the default
     10,000 queue sizes: buffers flush at their bulk size instead of dropping."""
     factory = await get_factory_async(
-        "SDK-KEY-0001", config={**FAST, "impressionsMode": "DEBUG"}, **urls(server)
+        "SDK-KEY-0001", config={**FAST, "impressionsMode": "DEBUG"}, **server.url_kwargs()
     )
     assert factory is not None
     await factory.block_until_ready(5)
@@ -126,7 +126,7 @@ async def test_timeout_then_failure_is_retried_without_duplicates(
     server.delay("/api/events/bulk", 1.0, times=1)
     factory = await get_factory_async(
         "SDK-KEY-0001", config={**FAST, "connectionTimeout": 300, "eventsPushRate": 0.05},
-        **urls(server),
+        **server.url_kwargs(),
     )
     assert factory is not None
     await factory.block_until_ready(5)
@@ -150,7 +150,7 @@ async def test_backend_failing_at_destroy_retries_until_the_deadline(
     """Posts failing at shutdown are retried until ``destroyTimeout``, then counted and logged."""
     factory = await get_factory_async(
         "SDK-KEY-0001", config={**FAST, "impressionsMode": "DEBUG", "destroyTimeout": 0.5},
-        **urls(server),
+        **server.url_kwargs(),
     )
     assert factory is not None
     await factory.block_until_ready(5)
@@ -170,7 +170,7 @@ async def test_queue_full_drops_are_counted(server: FakeSplitServer) -> None:
     server.fail("/api/events", 500)
     factory = await get_factory_async(
         "SDK-KEY-0001", config={**FAST, "eventsQueueSize": 10, "destroyTimeout": 0.2},
-        **urls(server),
+        **server.url_kwargs(),
     )
     assert factory is not None
     await factory.block_until_ready(5)
@@ -190,7 +190,7 @@ async def test_queue_full_drops_are_counted(server: FakeSplitServer) -> None:
 
 def test_shim_destroy_event_is_set_after_delivery(server: FakeSplitServer) -> None:
     factory = get_factory(
-        "SDK-KEY-0001", config={**FAST, "impressionsMode": "DEBUG"}, **urls(server)
+        "SDK-KEY-0001", config={**FAST, "impressionsMode": "DEBUG"}, **server.url_kwargs()
     )
     assert factory is not None
     factory.block_until_ready(5)
@@ -214,7 +214,7 @@ def test_shim_flushes_at_interpreter_exit(server: FakeSplitServer) -> None:
         "import sys\n"
         "from splitio_sync_shim import get_factory\n"
         f"f = get_factory('SDK-KEY-0001', config={dict(FAST, impressionsMode='DEBUG')!r}, "
-        f"**{urls(server)!r})\n"
+        f"**{server.url_kwargs()!r})\n"
         "f.block_until_ready(5)\n"
         "c = f.client()\n"
         "[c.get_treatment(f'u{i}', 'a') for i in range(25)]\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,22 +34,13 @@ FAST = {
 }
 
 
-@pytest.fixture
-def server() -> Iterator[FakeSplitServer]:
-    with FakeSplitServer() as fake:
-        yield fake
 
-
-def urls(server: FakeSplitServer) -> dict[str, str]:
-    return {
-        "sdk_api_base_url": server.sdk_url, "events_api_base_url": server.events_url,
-        "auth_api_base_url": server.auth_url, "telemetry_api_base_url": server.telemetry_url,
-        "streaming_api_base_url": server.streaming_url,
-    }
 
 
 async def start(server: FakeSplitServer, **config: Any) -> SplitFactory:
-    factory = await get_factory_async("SDK-KEY-0001", config={**FAST, **config}, **urls(server))
+    factory = await get_factory_async(
+        "SDK-KEY-0001", config={**FAST, **config}, **server.url_kwargs()
+    )
     assert factory is not None
     return factory
 

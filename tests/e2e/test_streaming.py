@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -41,18 +41,7 @@ SEGMENTS = "/api/segmentChanges/"
 AUTH = "/api/v2/auth"
 
 
-@pytest.fixture
-def server() -> Iterator[FakeSplitServer]:
-    with FakeSplitServer() as fake:
-        yield fake
 
-
-def urls(server: FakeSplitServer) -> dict[str, str]:
-    return {
-        "sdk_api_base_url": server.sdk_url, "events_api_base_url": server.events_url,
-        "auth_api_base_url": server.auth_url, "telemetry_api_base_url": server.telemetry_url,
-        "streaming_api_base_url": server.streaming_url,
-    }
 
 
 @pytest.fixture
@@ -120,7 +109,7 @@ async def not_polling(server: FakeSplitServer, periods: int = 4) -> None:
 
 async def start(server: FakeSplitServer, **config: Any) -> SplitFactory:
     factory = await get_factory_async(
-        "SDK-KEY-0001", config={**STREAM, **config}, **urls(server)
+        "SDK-KEY-0001", config={**STREAM, **config}, **server.url_kwargs()
     )
     assert factory is not None
     with anyio.fail_after(5):

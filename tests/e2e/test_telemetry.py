@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
-from splitio_async import SdkEvent, SplitFactory, TimeoutException, get_factory_async
+from splitio_async import SdkEvent, TimeoutException, get_factory_async
 from splitio_async.actors.intake import Intake
 from splitio_async.actors.telemetry import TelemetryActor
 from splitio_async.lowlevel import EvaluationCore, MeasuredEvaluationCore
@@ -24,7 +24,7 @@ from splitio_async.models.telemetry import (
 )
 from splitio_async.storage.state import FactoryState
 from splitio_sync_shim import get_factory
-from tests.e2e.test_standalone import FAST, urls
+from tests.e2e.test_standalone import FAST, start
 from tests.fakes.split_server import FakeSplitServer
 from tests.helpers import rollout_flag, write_split_changes
 
@@ -43,12 +43,6 @@ def server() -> Iterator[FakeSplitServer]:
         ])
         fake.set_segment("seg", ["k1", "k2", "k3"])
         yield fake
-
-
-async def start(server: FakeSplitServer, **config: Any) -> SplitFactory:
-    factory = await get_factory_async("SDK-KEY-0001", config={**FAST, **config}, **urls(server))
-    assert factory is not None
-    return factory
 
 
 async def wait_for(server: FakeSplitServer, path: str, count: int) -> None:
@@ -198,7 +192,7 @@ async def test_localhost_mode_has_no_telemetry(tmp_path: Any) -> None:
 
 def test_calls_from_threads_reach_the_usage_post(server: FakeSplitServer) -> None:
     """The sync shim evaluates in the callers' threads: their records still arrive."""
-    factory = get_factory("SDK-KEY-0001", config=FAST, **urls(server))
+    factory = get_factory("SDK-KEY-0001", config=FAST, **server.url_kwargs())
     assert factory is not None
     factory.block_until_ready(5)
     client = factory.client()

@@ -821,6 +821,14 @@ class FakeSplitServer:
                 )
             return matching()
 
+    def url_kwargs(self) -> dict[str, str]:
+        """The ``get_factory`` keyword arguments that point every SDK endpoint at this server."""
+        return {
+            "sdk_api_base_url": self.sdk_url, "events_api_base_url": self.events_url,
+            "auth_api_base_url": self.auth_url, "telemetry_api_base_url": self.telemetry_url,
+            "streaming_api_base_url": self.streaming_url,
+        }
+
     def accepted(self, path: str) -> list[Any]:
         """Parsed JSON bodies POSTed to exactly ``path`` that were answered 2xx (and written out:
         a client that gave up before the answer may still count, as with a real service)."""
