@@ -15,6 +15,7 @@ import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
 
 from splitio_async.factory import live_factories
+from tests.fakes.split_server import FakeSplitServer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -48,3 +49,10 @@ def _reset_live_factories() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _splitio_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="splitio")
+
+
+@pytest.fixture
+def server() -> Iterator[FakeSplitServer]:
+    """A fresh fake Split server on 127.0.0.1 (tests/fakes/split_server.py)."""
+    with FakeSplitServer() as fake:
+        yield fake
