@@ -23,11 +23,17 @@ from .models.fallback import FallbackTreatmentsConfiguration as FallbackTreatmen
 from .sdk_events import EventsMetadata as EventsMetadata
 from .sdk_events import SdkEvent as SdkEvent
 from .sdk_events import SdkEventType as SdkEventType
+from .status import Change as Change
+from .status import ChangeSubscription as ChangeSubscription
+from .status import FactoryStatus as FactoryStatus
 
 __all__ = (
+    "Change",
+    "ChangeSubscription",
     "Client",
     "EvaluationOptions",
     "EventsMetadata",
+    "FactoryStatus",
     "FallbackTreatment",
     "FallbackTreatmentsConfiguration",
     "Key",

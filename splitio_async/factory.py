@@ -52,6 +52,7 @@ from .models.events import Event
 from .models.impressions import Impression
 from .models.telemetry import RecordingStats
 from .sdk_events import SdkEventsHub
+from .status import ChangeFeed, ChangeSubscription, FactoryStatus, describe
 from .storage import state as states
 from .storage.state import FactoryState
 from .transport.http import (
@@ -177,6 +178,10 @@ class SplitFactory:
         self._api: SplitAPI | None = None
         self._stream_client: httpx.AsyncClient | None = None
         self.push: PushSupervisor | None = None  # streaming mode's supervisor (observability)
+        self._synchronizer: Synchronizer | None = None  # standalone mode (status)
+        self._flag_syncer: FlagSyncer | None = None
+        self._segment_syncer: SegmentSyncer | None = None
+        self._changes = ChangeFeed()
         self._counters: ImpressionCounters | None = None
         self._impressions_deduped = 0
         self.last_error: str | None = None  # a problem that stopped syncing for good
@@ -223,12 +228,36 @@ class SplitFactory:
             self._state.status = states.DESTROYED
             live_factories.remove(self._sdk_key)
             self._hub.clear()
+            self._changes.close()
             self._stop_requested.set()
         if not self._running:  # never started (or already gone): nothing to wait for
             self._stopped.set()
         await self._stopped.wait()
         if destroyed_event is not None and hasattr(destroyed_event, "set"):
             destroyed_event.set()
+
+    def status(self) -> FactoryStatus:
+        """A snapshot of what the factory is doing (plain call; safe from any thread)."""
+        return describe(
+            state=self._state,
+            ready=self.ready,
+            destroyed=self.destroyed,
+            refresh_files=self._config.localhost_refresh_enabled,
+            push=self.push,
+            sdk_key_error=self.last_error,
+            synchronizer=self._synchronizer,
+            syncers=(self._flag_syncer, self._segment_syncer),
+            recorders=self._recorders,
+            intake_sizes={"impressions": len(self._impressions), "events": len(self._events)},
+            counts=self.delivery_counts(),
+        )
+
+    def changes(self) -> ChangeSubscription:
+        """Flag and segment changes as they are applied: ``async for change in
+        factory.changes()``. Async API only (call it in the factory's event loop); each
+        subscriber buffers 100 changes, dropping the oldest when full (counted in ``dropped``);
+        iteration ends when the factory is destroyed."""
+        return self._changes.subscribe()
 
     # ------------------------------------------------------------------ internals for the shim
 
@@ -289,6 +318,7 @@ class SplitFactory:
             if self._state.status is not states.DESTROYED:
                 self._state.status = states.DESTROYED
                 live_factories.remove(self._sdk_key)
+            self._changes.close()
             self._stopped.set()
         if error is not None:
             raise error
@@ -303,7 +333,8 @@ class SplitFactory:
         await tg.start(self._run_recorders)
         send, receive = anyio.create_memory_object_stream[StorageMessage](INBOX_SIZE)
         storage = StorageActor(
-            self._state, receive, self._hub, self._config.flag_sets_filter, self._mark_ready
+            self._state, receive, self._hub, self._config.flag_sets_filter, self._mark_ready,
+            self._changes.publish,
         )
         await tg.start(storage.run)
         if self._state.localhost:
@@ -337,6 +368,7 @@ class SplitFactory:
             config.segments_refresh_rate, self._report_fatal, config.sync_retry_base,
             config.sync_retry_max,
         )
+        self._synchronizer, self._flag_syncer, self._segment_syncer = synchronizer, flags, segments
         if self._stream_client is not None:
             updates_send, updates_receive = anyio.create_memory_object_stream[Update](
                 UPDATES_QUEUE

@@ -6,6 +6,7 @@
 """
 
 from splitio_async import EvaluationOptions as EvaluationOptions
+from splitio_async import FactoryStatus as FactoryStatus
 from splitio_async import FallbackTreatment as FallbackTreatment
 from splitio_async import FallbackTreatmentsConfiguration as FallbackTreatmentsConfiguration
 from splitio_async import Key as Key
@@ -22,6 +23,7 @@ from .manager import Manager as Manager
 __all__ = (
     "Client",
     "EvaluationOptions",
+    "FactoryStatus",
     "FallbackTreatment",
     "FallbackTreatmentsConfiguration",
     "Key",

@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from splitio_async import SplitFactory, get_factory_async
+from splitio_async import FactoryStatus, SplitFactory, get_factory_async
 from splitio_async.lowlevel import ManagerCore
 
 from ._portal import PortalThread
@@ -77,6 +77,11 @@ class SyncSplitFactory:
 
     def delivery_counts(self) -> dict[str, int]:
         return self._factory.delivery_counts()
+
+    def status(self) -> FactoryStatus:
+        """What the factory is doing (see ``splitio_async.SplitFactory.status``); no thread hop.
+        ``changes()`` has no blocking form: it needs an event loop."""
+        return self._factory.status()
 
 
 def _exit_hook(ref: weakref.ref[SyncSplitFactory]) -> Callable[[], None]:

@@ -31,13 +31,16 @@ class ProblemLog:
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger
         self._seen: set[str] = set()
+        self.current: str | None = None  # the last problem since the last recovery
 
     def problem(self, message: str, level: int = logging.WARNING) -> None:
+        self.current = message
         if message not in self._seen:
             self._seen.add(message)
             self._logger.log(level, "%s", message)
 
     def recovered(self, what: str) -> None:
+        self.current = None
         if self._seen:
             self._seen.clear()
             self._logger.info("%s: recovered", what)

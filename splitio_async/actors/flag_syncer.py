@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +66,7 @@ class FlagSyncer:
         self._retry_cap = retry_cap
         self._on_page: Callable[[], None] | None = None
         self._lock = anyio.Lock()
+        self.last_success: int | None = None  # epoch ms of the last successful fetch
 
     @property
     def busy(self) -> anyio.Lock:
@@ -126,6 +128,7 @@ class FlagSyncer:
             since = snapshot.flags_change_number
             rb_since = snapshot.rule_based_segments_change_number
             body = await self._api.split_changes(since, rb_since, self._sets, bypass)
+            self.last_success = int(time.time() * 1000)
             ff, rbs = body["ff"], body.get("rbs") or {}
             ff_till = _int(ff, "t", since)
             rbs_till_seen = _int(rbs, "t", rb_since)

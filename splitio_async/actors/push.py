@@ -85,8 +85,19 @@ class PushSupervisor:
         self._syncing = False
         self._sync_again = False
         self.streaming = False  # True while the stream is up and polling is off
+        self.off_reason: str | None = None  # why streaming stopped for good (polling since)
         self.connections = 0
         self.telemetry: PushTelemetry | None = None
+
+    @property
+    def polling(self) -> bool:
+        """True while polling runs in place of the stream."""
+        return self._polling is not None
+
+    @property
+    def last_problem(self) -> str | None:
+        """The last streaming problem since the stream last came up."""
+        return self._problems.current
 
     def _event(self, event_type: int, data: int) -> None:
         if self.telemetry is not None:
@@ -105,6 +116,7 @@ class PushSupervisor:
                 token = await authenticate(self._api)
             except PushDisabled as exc:
                 _LOGGER.info("Streaming is not available (%s); polling instead", exc)
+                self.off_reason = "push disabled for this SDK key"
                 self._fall_back()
                 await anyio.sleep_forever()
             except APIError as exc:
@@ -120,6 +132,7 @@ class PushSupervisor:
             outcome = await self._connect(token)
             if outcome is Outcome.OFF:
                 _LOGGER.warning("Streaming disabled by Split; polling from now on")
+                self.off_reason = "streaming disabled by Split"
                 self._fall_back()
                 await anyio.sleep_forever()
             elif outcome is Outcome.RETRY:

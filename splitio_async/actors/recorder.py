@@ -64,6 +64,16 @@ class Recorder(Generic[Raw, Item]):
         self.dropped = 0  # refused because undelivered records already filled the bound
         self.lost = 0  # still undelivered when the shutdown deadline passed
 
+    @property
+    def pending(self) -> int:
+        """Records taken from the intake and not delivered yet."""
+        return len(self._pending)
+
+    @property
+    def last_problem(self) -> str | None:
+        """The last sending problem since the last successful flush."""
+        return self._problems.current
+
     def stop(self) -> None:
         """Ask for the final flush (loop thread)."""
         self._stopping = True

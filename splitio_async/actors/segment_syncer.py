@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 import anyio
@@ -49,6 +50,7 @@ class SegmentSyncer:
         self._locks: dict[str, anyio.Lock] = {}
         self._retry_base = retry_base
         self._retry_cap = retry_cap
+        self.last_success: int | None = None  # epoch ms of the last successful fetch
 
     async def sync(self, name: str, till: int | None = None) -> int:
         """Fetch one segment until up to date; with ``till`` (a streaming notification) until
@@ -75,6 +77,7 @@ class SegmentSyncer:
             if till is not None and till <= since:
                 return since
             body = await self._api.segment_changes(name, since, bypass)
+            self.last_success = int(time.time() * 1000)
             added = _keys(body.get("added"))
             removed = _keys(body.get("removed"))
             new_till: int = body["till"]

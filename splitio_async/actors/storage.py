@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Literal
 
 import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ..sdk_events import SdkEventsHub, SdkEventType
+from ..status import Change
 from ..storage.snapshot import (
     apply_flag_changes,
     apply_segment_change,
@@ -38,12 +40,19 @@ class StorageActor:
         hub: SdkEventsHub,
         flag_sets_filter: frozenset[str] | None,
         on_ready: Callable[[], None],
+        on_change: Callable[[Change], None] | None = None,
     ) -> None:
         self._state = state
         self._inbox = inbox
         self._hub = hub
         self._filter = flag_sets_filter
         self._on_ready = on_ready
+        self._on_change = on_change
+
+    def _changed(self, kind: Literal["flags", "segments"], names: frozenset[str],
+                 change_number: int | None) -> None:
+        if self._on_change is not None:
+            self._on_change(Change(kind, names, change_number))
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -66,8 +75,14 @@ class StorageActor:
             state.snapshot = drop_segments(snapshot, unused)
             if changed:
                 self._hub.emit_update(SdkEventType.FLAG_UPDATE, changed)
+                self._changed("flags", changed, state.snapshot.flags_change_number)
             elif message.changes.rule_based_segments:
                 self._hub.emit_update(SdkEventType.SEGMENTS_UPDATE, frozenset())
+                self._changed(
+                    "segments",
+                    frozenset(rbs.name for rbs in message.changes.rule_based_segments),
+                    state.snapshot.rule_based_segments_change_number,
+                )
         elif isinstance(message, ApplySegment):
             state.snapshot = apply_segment_change(
                 state.snapshot, message.name, message.added, message.removed, message.till,
@@ -75,6 +90,7 @@ class StorageActor:
             )
             if message.added or message.removed or message.replace:
                 self._hub.emit_update(SdkEventType.SEGMENTS_UPDATE, frozenset())
+                self._changed("segments", frozenset({message.name}), message.till)
         elif isinstance(message, KillFlag):
             killed = kill_flag(
                 state.snapshot, message.name, message.default_treatment, message.change_number
@@ -82,6 +98,7 @@ class StorageActor:
             if killed is not None:
                 state.snapshot = killed
                 self._hub.emit_update(SdkEventType.FLAG_UPDATE, frozenset({message.name}))
+                self._changed("flags", frozenset({message.name}), message.change_number)
         elif isinstance(message, MarkReady) and state.status is not READY:
             self._on_ready()
             self._hub.emit_ready()

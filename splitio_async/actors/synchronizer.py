@@ -49,6 +49,14 @@ class Synchronizer:
         self._retry_base = retry_base
         self._retry_cap = retry_cap
         self._stopped = False
+        # one problem log per activity, kept across polling restarts: ``problems()`` reads them
+        self._problems = {what: ProblemLog(_LOGGER)
+                          for what in ("initial sync", "feature flags", "segments")}
+
+    def problems(self) -> dict[str, str]:
+        """The last problem of each activity that has not succeeded since (any thread)."""
+        return {what: log.current for what, log in self._problems.items()
+                if log.current is not None}
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Start syncing; reports started at once (readiness is signalled through storage).
@@ -80,7 +88,7 @@ class Synchronizer:
 
     async def _initial_sync(self) -> bool:
         backoff = Backoff(self._retry_base, self._retry_cap)
-        problems = ProblemLog(_LOGGER)
+        problems = self._problems["initial sync"]
         while True:
             try:
                 failures = await self._segments.sync_alongside(
@@ -121,7 +129,7 @@ class Synchronizer:
         self, period: float, step: Callable[[], Awaitable[None]], what: str
     ) -> None:
         backoff = Backoff(self._retry_base, self._retry_cap)
-        problems = ProblemLog(_LOGGER)
+        problems = self._problems[what]
         wait = period
         while not self._stopped:
             await anyio.sleep(wait)

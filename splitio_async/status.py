@@ -1,0 +1,222 @@
+"""The status API: ``factory.status()`` (a plain call) and ``factory.changes()`` (async only).
+
+``FactoryStatus`` is a frozen picture of one factory, read from what its actors already keep:
+readiness, how data is kept current and why, when the last fetch succeeded, change numbers,
+what waits to be sent, delivery counts, and the problems not recovered from yet.
+
+``changes()`` needs an event loop: each subscriber gets its own bounded memory object stream of
+``CHANGES_BUFFER`` ``Change`` objects fed by the storage actor. When a slow subscriber's stream is
+full the *oldest* waiting change is dropped (the newest ones describe the current data best) and
+counted in the subscription's ``dropped``. Iteration ends when the factory is destroyed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+if TYPE_CHECKING:
+    from .actors.flag_syncer import FlagSyncer
+    from .actors.push import PushSupervisor
+    from .actors.recorder import Recorder
+    from .actors.segment_syncer import SegmentSyncer
+    from .actors.synchronizer import Synchronizer
+    from .storage.state import FactoryState
+
+CHANGES_BUFFER = 100  # changes waiting per subscriber before the oldest is dropped
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Flags or segments the storage actor just changed (a kill, an update, a segment)."""
+
+    kind: Literal["flags", "segments"]
+    names: frozenset[str]
+    change_number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FactoryStatus:
+    """What one factory is doing right now (see README "Status API")."""
+
+    ready: bool
+    destroyed: bool
+    mode: str  # "localhost" | "standalone"
+    sync_mode: str  # "streaming" | "polling" | "files" | "none"
+    sync_reason: str
+    last_sync: dict[str, int | None]  # epoch ms of the last successful fetch: flags, segments
+    change_numbers: dict[str, object]  # flags, rule_based_segments: int; segments: {name: int}
+    queue_depths: dict[str, int]  # impressions, events: buffered plus pending in the recorder
+    delivered: dict[str, int]
+    dropped: dict[str, int]
+    lost: dict[str, int]
+    last_errors: dict[str, str]  # per source: the last problem not recovered from yet
+
+
+class ChangeSubscription:
+    """One subscriber of ``factory.changes()``: ``async for change in subscription``.
+
+    Ends when the factory is destroyed or on ``aclose()`` (also ``async with``)."""
+
+    def __init__(self, feed: ChangeFeed) -> None:
+        self._feed = feed
+        self._send: MemoryObjectSendStream[Change]
+        self._receive: MemoryObjectReceiveStream[Change]
+        self._send, self._receive = anyio.create_memory_object_stream[Change](CHANGES_BUFFER)
+        self.dropped = 0  # changes dropped because this subscriber's stream was full
+
+    def _offer(self, change: Change) -> None:
+        try:
+            self._send.send_nowait(change)
+        except anyio.WouldBlock:  # full: drop the oldest waiting change, keep the newest
+            self.dropped += 1
+            self._receive.receive_nowait()
+            self._send.send_nowait(change)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+    def _end(self) -> None:
+        """No more changes: what is buffered is still delivered, then iteration stops."""
+        self._send.close()
+
+    def __aiter__(self) -> ChangeSubscription:
+        return self
+
+    async def __anext__(self) -> Change:
+        try:
+            return await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            await self.aclose()
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        self._feed.unsubscribe(self)
+        self._send.close()
+        self._receive.close()
+
+    async def __aenter__(self) -> ChangeSubscription:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:  # an abandoned subscription: close its stream quietly
+        self._send.close()
+        self._receive.close()
+
+
+class ChangeFeed:
+    """Fans the storage actor's changes out to every subscriber (event loop thread only)."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[ChangeSubscription] = []
+        self._closed = False
+
+    def subscribe(self) -> ChangeSubscription:
+        subscription = ChangeSubscription(self)
+        if self._closed:
+            subscription._end()
+        else:
+            self._subscribers.append(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: ChangeSubscription) -> None:
+        if subscription in self._subscribers:
+            self._subscribers.remove(subscription)
+
+    def publish(self, change: Change) -> None:
+        for subscription in self._subscribers:
+            subscription._offer(change)
+
+    def close(self) -> None:
+        self._closed = True
+        for subscription in self._subscribers:
+            subscription._end()
+        self._subscribers.clear()
+
+
+def _sync_mode(
+    state: FactoryState, ready: bool, destroyed: bool, refresh_files: bool,
+    push: PushSupervisor | None, sdk_key_error: str | None,
+) -> tuple[str, str]:
+    """How data is kept current ("streaming", "polling", "files", "none") and why."""
+    if destroyed:
+        return "none", "factory destroyed"
+    if sdk_key_error is not None:
+        return "none", "SDK key refused: syncing stopped"
+    if state.localhost:
+        if refresh_files:
+            return "files", "localhost mode, files re-read periodically"
+        return "files", "localhost mode, files read once"
+    if not ready:
+        return "none", "initial sync in progress"
+    if push is None:
+        return "polling", "streamingEnabled is false"
+    if push.streaming:
+        return "streaming", "streaming up"
+    if push.off_reason is not None:
+        return "polling", push.off_reason
+    if push.polling:
+        return "polling", "stream down, polling until it reconnects"
+    return "none", "stream connecting"
+
+
+def describe(
+    *,
+    state: FactoryState,
+    ready: bool,
+    destroyed: bool,
+    refresh_files: bool,
+    push: PushSupervisor | None,
+    sdk_key_error: str | None,
+    synchronizer: Synchronizer | None,
+    syncers: tuple[FlagSyncer | None, SegmentSyncer | None],
+    recorders: Sequence[Recorder[Any, Any]],
+    intake_sizes: dict[str, int],
+    counts: dict[str, int],
+) -> FactoryStatus:
+    """Assemble ``factory.status()`` from what each actor exposes (plain reads, any thread)."""
+    by_name = {recorder.name: recorder for recorder in recorders}
+    kinds = ("impressions", "events")
+    last_errors: dict[str, str] = {}
+    if synchronizer is not None:
+        last_errors.update(synchronizer.problems())
+    if push is not None and push.last_problem is not None:
+        last_errors["streaming"] = push.last_problem
+    for name, recorder in by_name.items():
+        if recorder.last_problem is not None:
+            last_errors[name] = recorder.last_problem
+    if sdk_key_error is not None:
+        last_errors["sdk key"] = sdk_key_error
+    sync_mode, sync_reason = _sync_mode(state, ready, destroyed, refresh_files, push,
+                                        sdk_key_error)
+    snapshot = state.snapshot
+    flags, segments = syncers
+    return FactoryStatus(
+        ready=ready,
+        destroyed=destroyed,
+        mode="localhost" if state.localhost else "standalone",
+        sync_mode=sync_mode,
+        sync_reason=sync_reason,
+        last_sync={
+            "flags": flags.last_success if flags else None,
+            "segments": segments.last_success if segments else None,
+        },
+        change_numbers={
+            "flags": snapshot.flags_change_number,
+            "rule_based_segments": snapshot.rule_based_segments_change_number,
+            "segments": dict(snapshot.segment_change_numbers),
+        },
+        queue_depths={
+            kind: intake_sizes[kind] + (by_name[kind].pending if kind in by_name else 0)
+            for kind in kinds
+        },
+        delivered={kind: counts.get(f"{kind}_delivered", 0) for kind in kinds},
+        dropped={kind: counts.get(f"{kind}_dropped", 0) for kind in kinds},
+        lost={kind: counts.get(f"{kind}_lost", 0) for kind in kinds},
+        last_errors=last_errors,
+    )
