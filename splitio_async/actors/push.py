@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from contextlib import aclosing
 from typing import Protocol
 
 import anyio
@@ -108,7 +109,13 @@ class PushSupervisor:
         self._sync = synchronizer
         async with self._updates, anyio.create_task_group() as tg:
             self._tg = tg
-            await self._supervise()
+            while True:
+                try:
+                    await self._supervise()
+                except Exception:  # a bug must not end syncing: poll, then start over
+                    _LOGGER.exception("Streaming supervisor failed; polling, then restarting")
+                    self._fall_back()
+                    await anyio.sleep(self._backoff.next())
 
     async def _supervise(self) -> None:
         while True:
@@ -142,6 +149,7 @@ class PushSupervisor:
     async def _connect(self, token: Token) -> Outcome:
         outcome = Outcome.RETRY
         tracker = StatusTracker()
+        crashed: Exception | None = None
         async with anyio.create_task_group() as connection:
 
             async def refresh() -> None:
@@ -154,17 +162,25 @@ class PushSupervisor:
             connection.start_soon(refresh)
             url = stream_url(self._api.streaming_url, token.jwt, token.channels)
             try:
-                async with open_stream(self._client, url, self._keepalive) as source:
+                async with (
+                    open_stream(self._client, url, self._keepalive) as source,
+                    aclosing(source.aiter_sse()) as events,  # closed however the loop ends
+                ):
                     self.connections += 1
                     first, decided = True, False
-                    async for event in source.aiter_sse():
+                    async for event in events:
                         if decided:
                             continue  # already buffered; the cancellation lands at the next read
                         if first:
                             first = False
                             self._event(telemetry.CONNECTION_ESTABLISHED, 0)
                             self._came_up()
-                        result = await self._handle(event, tracker)
+                        try:
+                            result = await self._handle(event, tracker)
+                        except Exception as exc:  # re-raised below, once the stream is closed
+                            crashed, decided = exc, True
+                            connection.cancel_scope.cancel()
+                            continue
                         if result is not None:
                             # End the stream by cancelling, not with `break`: a cancellation
                             # unwinds httpx's nested async generators, while a break leaves them
@@ -178,6 +194,8 @@ class PushSupervisor:
                 self._event(telemetry.SSE_CONNECTION_ERROR, 1)
                 self._problems.problem(f"Streaming connection failed: {exc}")
             connection.cancel_scope.cancel()
+        if crashed is not None:
+            raise crashed
         return outcome
 
     async def _handle(self, event: ServerSentEvent, tracker: StatusTracker) -> Outcome | None:

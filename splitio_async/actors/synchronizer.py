@@ -113,6 +113,11 @@ class Synchronizer:
                 )
                 await anyio.sleep(backoff.next())
                 continue
+            except Exception as exc:  # a bug must not leave the SDK never ready, silently
+                _LOGGER.exception("Unexpected error during a full sync; retrying")
+                problems.problem(f"Unexpected error during a full sync: {exc!r}", logging.ERROR)
+                await anyio.sleep(backoff.next())
+                continue
             problems.recovered("initial sync")
             return True
 

@@ -302,3 +302,59 @@ async def test_destroy_during_start_up_is_prompt(server: FakeSplitServer) -> Non
         await factory.destroy()
     assert factory.destroyed
 
+
+
+async def test_an_unexpected_error_in_a_sync_is_retried_not_fatal(
+    server: FakeSplitServer, destroy_later: list[SplitFactory],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug (not an API error) during the first sync is logged and retried: the SDK still
+    becomes ready, nothing crashes silently."""
+    from splitio_async.actors import flag_syncer  # noqa: PLC0415
+
+    real = flag_syncer._compile_flags
+    calls = {"n": 0}
+
+    def flaky(raws: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected bug")
+        return real(raws)
+
+    monkeypatch.setattr(flag_syncer, "_compile_flags", flaky)
+    server.set_flags([rollout_flag("f", (("on", 100),))])
+    factory = await start(server)
+    destroy_later.append(factory)
+    with anyio.fail_after(5):
+        await factory.block_until_ready(5)
+    assert await factory.client().get_treatment("k", "f") == "on"
+    assert "Unexpected error during a full sync" in caplog.text
+
+
+async def test_a_bug_in_the_streaming_supervisor_restarts_it(
+    server: FakeSplitServer, destroy_later: list[SplitFactory],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected error while handling a stream message falls back to polling and restarts
+    streaming (a new stream), instead of ending syncing."""
+    from splitio_async.actors import push  # noqa: PLC0415
+
+    real = push.parse_message
+    calls = {"n": 0}
+
+    def flaky(data: str) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected bug")
+        return real(data)
+
+    monkeypatch.setattr(push, "parse_message", flaky)
+    server.set_flags([rollout_flag("f", (("on", 100),))])
+    factory = await start(server, streamingEnabled=True, streamingReconnectBackoffBase=0.02)
+    destroy_later.append(factory)
+    await factory.block_until_ready(5)
+    await anyio.to_thread.run_sync(server.wait_for_streams, 1, 5)
+    server.push_occupancy("control_pri", 1)
+    await anyio.to_thread.run_sync(server.wait_for_requests, "/event-stream", 2, 5)
+    assert "Streaming supervisor failed" in caplog.text
+    assert factory.push is not None
