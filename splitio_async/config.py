@@ -56,6 +56,8 @@ class Config:
     sync_retry_max: float = 30.0  # ours: longest wait between retries (official: 30 s)
     streaming_reconnect_base: float = 1.0  # ours: first wait before reconnecting (official 1 s)
     streaming_keepalive: float = 70.0  # ours: silence that means the stream is dead (official)
+    bootstrap_file: str | None = None  # ours: serve from this JSON snapshot until live data
+    cache_file: str | None = None  # ours: last-known-good data, written and bootstrapped from
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -120,6 +122,8 @@ class Config:
             sync_retry_max=_number(raw.get("syncRetryBackoffMax", 30.0), 30.0),
             streaming_reconnect_base=_number(raw.get("streamingReconnectBackoffBase", 1.0), 1.0),
             streaming_keepalive=_number(raw.get("streamingKeepaliveTimeout", 70.0), 70.0),
+            bootstrap_file=str(raw["bootstrapFile"]) if raw.get("bootstrapFile") else None,
+            cache_file=str(raw["cacheFile"]) if raw.get("cacheFile") else None,
             raw=raw,
         )
 

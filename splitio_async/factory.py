@@ -28,6 +28,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ._host import start_hosted
 from .actors.api_sink import ImpressionCounters, events_body, impressions_body
+from .actors.bootstrap import CacheWriter, bootstrap
 from .actors.flag_syncer import FlagSyncer
 from .actors.intake import Intake
 from .actors.listener import ListenerActor, WorkerThreadListener
@@ -185,6 +186,7 @@ class SplitFactory:
         self._counters: ImpressionCounters | None = None
         self._impressions_deduped = 0
         self.last_error: str | None = None  # a problem that stopped syncing for good
+        self.bootstrapped_from: str | None = None  # the snapshot served before live data
         # telemetry (standalone mode only): the hot path's call records and the actor
         self._created = time.monotonic()
         self._telemetry: TelemetryActor | None = None
@@ -363,6 +365,12 @@ class SplitFactory:
         segments = SegmentSyncer(  # segments back off twice as long as flags (official 60 s)
             self._api, self._state, outbox, config.sync_retry_base, 2 * config.sync_retry_max
         )
+        self.bootstrapped_from = await bootstrap(
+            outbox, (config.bootstrap_file, config.cache_file), flags, segments
+        )
+        if config.cache_file:
+            writer = CacheWriter(self._state, config.cache_file, self.changes())
+            await tg.start(writer.run)
         synchronizer = Synchronizer(
             self._state, outbox, flags, segments, config.features_refresh_rate,
             config.segments_refresh_rate, self._report_fatal, config.sync_retry_base,

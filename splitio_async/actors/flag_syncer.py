@@ -66,6 +66,7 @@ class FlagSyncer:
         self._retry_cap = retry_cap
         self._on_page: Callable[[], None] | None = None
         self._lock = anyio.Lock()
+        self.fresh_start = False  # set when serving bootstrap data: the first fetch replaces it
         self.last_success: int | None = None  # epoch ms of the last successful fetch
 
     @property
@@ -125,8 +126,9 @@ class FlagSyncer:
             if (till is not None or rbs_till is not None) and self._reached(till, rbs_till):
                 return
             snapshot = self._state.snapshot
-            since = snapshot.flags_change_number
-            rb_since = snapshot.rule_based_segments_change_number
+            fresh = self.fresh_start  # bootstrapped: fetch everything and replace it
+            since = -1 if fresh else snapshot.flags_change_number
+            rb_since = -1 if fresh else snapshot.rule_based_segments_change_number
             body = await self._api.split_changes(since, rb_since, self._sets, bypass)
             self.last_success = int(time.time() * 1000)
             ff, rbs = body["ff"], body.get("rbs") or {}
@@ -137,10 +139,12 @@ class FlagSyncer:
                 rule_based_segments=_compile_rbs(rbs.get("d")),
                 flags_till=max(ff_till, since),
                 rule_based_segments_till=max(rbs_till_seen, rb_since),
+                replace_flags=fresh,
             )
             applied = anyio.Event()
             await self._outbox.send(ApplyFlags(changes, applied))
             await applied.wait()
+            self.fresh_start = False
             if self._on_page is not None:
                 self._on_page()
             if ff_till == _int(ff, "s", since) and rbs_till_seen == _int(rbs, "s", rb_since):

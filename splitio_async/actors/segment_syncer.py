@@ -48,6 +48,7 @@ class SegmentSyncer:
         self._outbox = outbox
         self._limiter = anyio.CapacityLimiter(CONCURRENCY)
         self._locks: dict[str, anyio.Lock] = {}
+        self.fresh_names: set[str] = set()  # bootstrapped segments, replaced on first fetch
         self._retry_base = retry_base
         self._retry_cap = retry_cap
         self.last_success: int | None = None  # epoch ms of the last successful fetch
@@ -74,7 +75,10 @@ class SegmentSyncer:
     async def _fetch_until(self, name: str, till: int | None, bypass: int | None) -> int:
         while True:
             since = self._state.snapshot.segment_change_numbers.get(name, -1)
-            if till is not None and till <= since:
+            if name in self.fresh_names:  # bootstrapped: fetch it whole and replace it
+                self.fresh_names.discard(name)
+                since = -1
+            elif till is not None and till <= since:
                 return since
             body = await self._api.segment_changes(name, since, bypass)
             self.last_success = int(time.time() * 1000)

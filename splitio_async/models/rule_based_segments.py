@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .conditions import Condition, conditions_match, parse_condition, unsupported_template
@@ -21,6 +22,7 @@ class RuleBasedSegment:
     conditions: tuple[Condition, ...]
     excluded_keys: frozenset[str]
     excluded_segments: tuple[tuple[str, bool], ...]  # (name, is_rule_based)
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)  # as fetched
 
     def conditions_match(
         self, mk: str, bk: str, attributes: Attributes | None, ctx: MatchContext
@@ -74,4 +76,5 @@ def parse_rule_based_segment(raw: dict[str, Any]) -> RuleBasedSegment:
         conditions=conditions,
         excluded_keys=frozenset(k for k in keys if isinstance(k, str)),
         excluded_segments=tuple(segments),
+        raw=raw,
     )

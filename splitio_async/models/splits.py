@@ -8,8 +8,8 @@ while every other flag of the same payload keeps working.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .conditions import Condition, parse_condition, unsupported_template
@@ -45,6 +45,7 @@ class Split:
     sets: frozenset[str]
     impressions_disabled: bool
     prerequisites: tuple[Prerequisite, ...]
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)  # as fetched
 
     @property
     def treatments(self) -> list[str]:
@@ -169,4 +170,5 @@ def parse_split(raw: Any) -> Split:
         sets=frozenset(s for s in sets if isinstance(s, str)),
         impressions_disabled=raw.get("impressionsDisabled") is True,
         prerequisites=prerequisites,
+        raw=raw,
     )

@@ -57,7 +57,7 @@ class FlagChanges:
     rule_based_segments: tuple[RuleBasedSegment, ...] = ()
     flags_till: int | None = None
     rule_based_segments_till: int | None = None
-    replace_flags: bool = False  # legacy/YAML localhost: what the file lacks is removed
+    replace_flags: bool = False  # what this lacks is removed (legacy/YAML files, bootstrap)
 
 
 def _flag_sets_index(flags: Iterable[Split]) -> Mapping[str, frozenset[str]]:
@@ -85,7 +85,7 @@ def apply_flag_changes(
             changed.add(split.name)
         elif flags.pop(split.name, None) is not None:
             changed.add(split.name)
-    rbs = dict(snapshot.rule_based_segments)
+    rbs = {} if changes.replace_flags else dict(snapshot.rule_based_segments)
     for segment in changes.rule_based_segments:
         if segment.active:
             rbs[segment.name] = segment

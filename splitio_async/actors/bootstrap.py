@@ -1,0 +1,197 @@
+"""Bootstrap then sync: serve at once from a JSON snapshot or a last-known-good cache file, then
+switch to live data when the first sync completes.
+
+The file has the shape of a localhost JSON file (``{"ff": {"d", "s", "t"}, "rbs": {...}}``)
+plus an optional ``"segments": {name: {"keys": [...], "till": cn}}`` section. Flags are taken
+as the API sends them (no localhost sanitizing: a snapshot of live data must evaluate as live
+data). With ``cacheFile`` the SDK writes that file itself: after the first live sync and after
+changes, at most every ``WRITE_PERIOD`` seconds, atomically (temporary file + rename), and once
+more at shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
+
+from ..models.rule_based_segments import parse_rule_based_segment
+from ..models.splits import parse_split
+from ..status import ChangeSubscription
+from ..storage.snapshot import FlagChanges, Snapshot
+from ..storage.state import FactoryState
+from .flag_syncer import FlagSyncer
+from .messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
+from .segment_syncer import SegmentSyncer
+
+_LOGGER = logging.getLogger("splitio.sync.bootstrap")
+
+WRITE_PERIOD = 5.0  # seconds between cache writes while data keeps changing
+
+
+@dataclass(frozen=True, slots=True)
+class BootstrapData:
+    changes: FlagChanges
+    segments: dict[str, tuple[frozenset[str], int]]
+
+
+def _section(document: dict[str, Any], name: str) -> dict[str, Any]:
+    section = document.get(name)
+    return section if isinstance(section, dict) else {"d": [], "t": -1}
+
+
+def read_bootstrap(path: str) -> BootstrapData | None:
+    """Parse a snapshot file (in a worker thread). None, logged, when it is missing or unusable:
+    the SDK then starts as usual."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+        ff, rbs = _section(document, "ff"), _section(document, "rbs")
+        flags = []
+        for raw in ff.get("d") or ():
+            try:
+                flags.append(parse_split(raw))
+            except ValueError as exc:
+                _LOGGER.warning("bootstrap %s: a flag was skipped (%s)", path, exc)
+        segments_rbs = [parse_rule_based_segment(raw) for raw in rbs.get("d") or ()
+                        if isinstance(raw, dict) and isinstance(raw.get("name"), str)]
+        segments: dict[str, tuple[frozenset[str], int]] = {}
+        for name, entry in (document.get("segments") or {}).items():
+            keys = entry.get("keys") if isinstance(entry, dict) else None
+            if isinstance(name, str) and isinstance(keys, list):
+                till = entry.get("till")
+                segments[name] = (frozenset(k for k in keys if isinstance(k, str)),
+                                  till if isinstance(till, int) else -1)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        _LOGGER.error("bootstrap file %r cannot be used (%s); starting without it", path, exc)
+        return None
+    return BootstrapData(
+        FlagChanges(flags=tuple(flags), rule_based_segments=tuple(segments_rbs),
+                    flags_till=_till(ff), rule_based_segments_till=_till(rbs),
+                    replace_flags=True),
+        segments,
+    )
+
+
+def _till(section: dict[str, Any]) -> int:
+    till = section.get("t")
+    return till if isinstance(till, int) and not isinstance(till, bool) else -1
+
+
+def snapshot_document(snapshot: Snapshot) -> dict[str, Any]:
+    """The cache file's content: what the SDK holds, in the bootstrap format."""
+    flags = [
+        {**split.raw, "killed": split.killed, "defaultTreatment": split.default_treatment,
+         "changeNumber": split.change_number}
+        for split in snapshot.flags.values() if split.raw
+    ]
+    return {
+        "ff": {"d": flags, "s": -1, "t": snapshot.flags_change_number},
+        "rbs": {"d": [dict(r.raw) for r in snapshot.rule_based_segments.values() if r.raw],
+                "s": -1, "t": snapshot.rule_based_segments_change_number},
+        "segments": {
+            name: {"keys": sorted(keys),
+                   "till": snapshot.segment_change_numbers.get(name, -1)}
+            for name, keys in snapshot.segments.items()
+        },
+    }
+
+
+def write_cache(path: str, document: dict[str, Any]) -> None:
+    """Atomic write (in a worker thread): readers never see half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".splitio-cache-", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(document, out, separators=(",", ":"))
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+async def bootstrap(
+    outbox: MemoryObjectSendStream[StorageMessage],
+    paths: tuple[str | None, ...],
+    flags: FlagSyncer,
+    segments: SegmentSyncer,
+) -> str | None:
+    """Serve from the first usable snapshot in ``paths`` at once: the factory is ready now, and
+    the first live fetch of each kind replaces the bootstrap data whole. Returns the path used."""
+    data: BootstrapData | None = None
+    used: str | None = None
+    for path in paths:
+        if path:
+            data = await anyio.to_thread.run_sync(read_bootstrap, path)
+            if data is not None:
+                used = path
+                break
+    if data is None:
+        return None
+    applied = anyio.Event()
+    await outbox.send(ApplyFlags(data.changes, applied))
+    await applied.wait()
+    for name, (keys, till) in data.segments.items():
+        applied = anyio.Event()
+        await outbox.send(ApplySegment(name, keys, frozenset(), till, True, applied))
+        await applied.wait()
+    ready = anyio.Event()
+    await outbox.send(MarkReady(ready))
+    await ready.wait()
+    flags.fresh_start = True
+    segments.fresh_names.update(data.segments)
+    _LOGGER.info("Serving %d flags from %s until the first live sync",
+                 len(data.changes.flags), used)
+    return used
+
+
+class CacheWriter:
+    """Writes the cache file after the first live sync and whenever data changed."""
+
+    def __init__(self, state: FactoryState, path: str, changes: ChangeSubscription) -> None:
+        self._state = state
+        self._path = path
+        self._changes = changes
+        self._dirty = True
+        self.writes = 0
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._watch)
+                while True:
+                    await anyio.sleep(WRITE_PERIOD)
+                    await self._write_if_needed()
+        finally:
+            with anyio.move_on_after(2, shield=True):
+                await self._write_if_needed()
+
+    async def _watch(self) -> None:
+        async for _ in self._changes:
+            self._dirty = True
+
+    async def _write_if_needed(self) -> None:
+        if not self._dirty or not self._state.snapshot.flags_change_number > 0:
+            return
+        self._dirty = False
+        document = snapshot_document(self._state.snapshot)
+        try:
+            await anyio.to_thread.run_sync(write_cache, self._path, document)
+        except OSError as exc:
+            self._dirty = True
+            _LOGGER.warning("cache file %r could not be written (%s)", self._path, exc)
+            return
+        self.writes += 1
