@@ -69,6 +69,7 @@ from .transport.metadata import sdk_metadata
 _LOGGER = logging.getLogger("splitio.client.factory")
 
 LOCALHOST = "localhost"
+TESTING = "testing"  # flags from config["testData"] (splitio_async.testing)
 EVENTS_FLUSH_BYTES = 5 * 1024 * 1024  # queued event bytes that trigger a flush (official cap)
 
 
@@ -143,7 +144,7 @@ class SplitFactory:
         self._sdk_key = sdk_key
         self._config = config
         self._urls = urls
-        self._state = FactoryState(localhost=sdk_key == LOCALHOST)
+        self._state = FactoryState(localhost=sdk_key in (LOCALHOST, TESTING))
         self._evaluator = Evaluator(config.fallbacks)
         self._hub = SdkEventsHub()
         self._impressions: Intake[ImpressionRecord] = Intake(
@@ -339,7 +340,14 @@ class SplitFactory:
             self._changes.publish,
         )
         await tg.start(storage.run)
-        if self._state.localhost:
+        if self._sdk_key == TESTING:
+            from .testing import TestDataSource, test_data_of  # noqa: PLC0415
+
+            await tg.start(TestDataSource(
+                test_data_of(self._config.raw), self._state, send, storage.apply_now,
+                self._impressions, self._events,
+            ).run)
+        elif self._state.localhost:
             source = LocalhostSource(
                 self._state,
                 send,
@@ -494,6 +502,12 @@ class SplitFactory:
             async def send_events(bulk: Sequence[Event]) -> None:
                 await api.post_events(events_body(bulk))
 
+        if self._sdk_key == TESTING:  # every impression and event to the TestData's recorder
+            from .testing import test_data_of  # noqa: PLC0415
+
+            recorded = test_data_of(config.raw).recorded
+            prepare = recorded.prepare_impressions
+            send_impressions, send_events = recorded.send_impressions, recorded.send_events
         base, cap = config.sync_retry_base, config.sync_retry_max
         return [
             Recorder("impressions", self._impressions, prepare, send_impressions,

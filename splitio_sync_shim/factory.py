@@ -75,6 +75,12 @@ class SyncSplitFactory:
             self._portal.call(finish)
         self._portal.stop()
 
+    @property
+    def async_factory(self) -> SplitFactory:
+        """The async factory this facade hosts (for integrations such as the OpenFeature
+        provider; its coroutines must run in the portal's event loop)."""
+        return self._factory
+
     def delivery_counts(self) -> dict[str, int]:
         return self._factory.delivery_counts()
 

@@ -30,3 +30,14 @@ def test_quickstart() -> None:
 def test_async_examples(name: str) -> None:
     out = _run(name)
     assert "alice" in out and "on" in out
+
+
+def test_health_wsgi_example() -> None:
+    """The WSGI health endpoint answers 200 with the status as JSON over a real socket."""
+    import json  # noqa: PLC0415
+
+    out = _run("health_wsgi.py")
+    lines = out.splitlines()
+    assert lines[0] == "status: 200"
+    status = json.loads(lines[1])
+    assert status["ready"] is True and status["mode"] == "localhost"

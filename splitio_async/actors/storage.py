@@ -66,6 +66,11 @@ class StorageActor:
                 if applied is not None:
                     applied.set()
 
+    def apply_now(self, message: StorageMessage) -> None:
+        """Apply one message at once, bypassing the inbox (loop thread only; the testing kit's
+        immediate updates). ``_apply`` never awaits, so this cannot interleave with ``run``."""
+        self._apply(message)
+
     def _apply(self, message: StorageMessage) -> None:
         state = self._state
         if isinstance(message, ApplyFlags):

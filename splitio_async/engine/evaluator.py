@@ -4,6 +4,13 @@
 ``EvaluationData`` (the in-memory snapshot, or what Redis mode gathered in one round trip), so the
 same code serves every storage mode. It never raises for bad data: a failure inside the evaluation
 (a missing rule-based segment, a dependency cycle) yields ``control`` with the ``exception`` label.
+
+``trace``: ``evaluate`` optionally appends what it did to a list (``engine/explain.py`` formats it),
+on the same code path; with ``None`` (every client call) it costs one ``is not None`` test per
+decision. The steps, as tuples: ``("prerequisite", Prerequisite, treatment, met)``,
+``("allocation", bucket)`` (only when the traffic allocation is below 100),
+``("no_match", Condition, failing Matcher)`` and ``("match", Condition, bucket)`` (the bucket is
+None when the matched condition's partitions needed no hashing).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from .hashing import mmh3_hash as _murmur
 _LOGGER = logging.getLogger("splitio_async.evaluator")
 
 CONTROL = "control"
+
+Trace = list[tuple[Any, ...]]
 
 
 class EvaluationData(Protocol):
@@ -97,14 +106,15 @@ class Evaluator:
         flag_name: str,
         attributes: Attributes | None,
         data: EvaluationData,
+        trace: Trace | None = None,
     ) -> EvaluationResult:
-        """Evaluate one flag; never raises."""
+        """Evaluate one flag; never raises. ``trace``: see the module docstring."""
         scope = self._last_scope
         if scope is None or scope.data is not data:
             scope = self._scope(data)
         try:
             return self._evaluate(
-                matching_key, bucketing_key or matching_key, flag_name, attributes, scope
+                matching_key, bucketing_key or matching_key, flag_name, attributes, scope, trace
             )
         except Exception as exc:
             _LOGGER.error("Error getting treatment for feature flag %s: %r", flag_name, exc)
@@ -136,7 +146,13 @@ class Evaluator:
         return EvaluationResult(treatment, config, resolved, None, False, True)
 
     def _evaluate(
-        self, mk: str, bk: str, flag_name: str, attributes: Attributes | None, scope: _Scope
+        self,
+        mk: str,
+        bk: str,
+        flag_name: str,
+        attributes: Attributes | None,
+        scope: _Scope,
+        trace: Trace | None = None,
     ) -> EvaluationResult:
         split = scope.data.flags.get(flag_name)
         if split is None:
@@ -148,11 +164,11 @@ class Evaluator:
             treatment, label = split.default_treatment, labels.KILLED
         else:
             if split.prerequisites and not self._prerequisites_met(
-                split, mk, bk, attributes, scope
+                split, mk, bk, attributes, scope, trace
             ):
                 treatment, label = split.default_treatment, labels.PREREQUISITES_NOT_MET
             if treatment == CONTROL:  # official quirk Q1: a "control" default keeps evaluating
-                treatment, label = _treatment_for(split, mk, bk, attributes, scope)
+                treatment, label = _treatment_for(split, mk, bk, attributes, scope, trace)
         config: str | None
         if treatment == CONTROL:
             treatment, config, label = self.fallbacks.resolve(flag_name, label)
@@ -164,17 +180,31 @@ class Evaluator:
         )
 
     def _prerequisites_met(
-        self, split: Split, mk: str, bk: str, attributes: Attributes | None, scope: _Scope
+        self,
+        split: Split,
+        mk: str,
+        bk: str,
+        attributes: Attributes | None,
+        scope: _Scope,
+        trace: Trace | None = None,
     ) -> bool:
         for prerequisite in split.prerequisites:
             treatment = scope.treatment_of(prerequisite.feature_flag_name, mk, bk, attributes)
-            if treatment not in prerequisite.treatments:
+            met = treatment in prerequisite.treatments
+            if trace is not None:
+                trace.append(("prerequisite", prerequisite, treatment, met))
+            if not met:
                 return False
         return True
 
 
 def _treatment_for(
-    split: Split, mk: str, bk: str, attributes: Attributes | None, ctx: Any
+    split: Split,
+    mk: str,
+    bk: str,
+    attributes: Attributes | None,
+    ctx: Any,
+    trace: Trace | None = None,
 ) -> tuple[str, str | None]:
     """Walk the conditions; the traffic-allocation check happens once, at the first ROLLOUT."""
     in_rollout = False
@@ -184,21 +214,32 @@ def _treatment_for(
                 seed = split.traffic_allocation_seed
                 if seed is None:
                     raise ValueError(f"{split.name} has no trafficAllocationSeed")
-                if bucket_for(bk, seed, split.algo) > split.traffic_allocation:
+                allocation_bucket = bucket_for(bk, seed, split.algo)
+                if trace is not None:
+                    trace.append(("allocation", allocation_bucket))
+                if allocation_bucket > split.traffic_allocation:
                     return split.default_treatment, labels.NOT_IN_SPLIT
             in_rollout = True
         for matcher in condition.checks:
             if not matcher.evaluate(mk, bk, attributes, ctx):
+                if trace is not None:
+                    trace.append(("no_match", condition, matcher))
                 break
         else:
             if condition.whole is not None:
+                if trace is not None:
+                    trace.append(("match", condition, None))
                 return condition.whole, condition.label
             if not condition.bounds:
+                if trace is not None:
+                    trace.append(("match", condition, None))
                 return CONTROL, condition.label
             if split.algo == MURMUR:
                 target = _murmur(bk, split.seed, False) % 100 + 1
             else:
                 target = bucket_for(bk, split.seed, split.algo)
+            if trace is not None:
+                trace.append(("match", condition, target))
             for upper, treatment in condition.bounds:
                 if upper >= target:
                     return treatment, condition.label

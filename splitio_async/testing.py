@@ -1,0 +1,543 @@
+"""A testing kit: programmable in-memory flags for the tests of code that uses the SDK.
+
+    td = TestData()
+    td.flag("new_checkout").on_for_everyone("off").for_keys(["alice"], "on")
+    async with open_factory("testing", config={"testData": td}) as factory:
+        ...                       # the code under test evaluates through factory.client()
+        td.flag("new_checkout").on_for_everyone("on")   # applied at once, SDK_UPDATE fires
+        assert td.impressions[-1].treatment == "on"     # no sleep, no flush
+
+Every builder call produces a real Split API flag (conditions, matchers, partitions) compiled with
+``parse_split``, so evaluation runs through the real engine, murmur3 bucketing included. Each
+call is published at once to every factory running on the ``TestData``: the change is applied by
+that factory's storage actor before the call returns (in the factory's event loop thread directly;
+from any other thread through a blocking portal), so the next evaluation sees it.
+
+Impressions and events of a testing-mode factory go to ``td.recorded`` instead of Split's API:
+``td.impressions`` and ``td.events`` first take whatever the SDK queued and not flushed yet, so a
+test sees them right after the call that produced them. Every impression is recorded, whatever the
+``impressionsMode`` (as DEBUG mode would send them), except those of flags with impressions
+disabled.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.from_thread import BlockingPortal
+from anyio.streams.memory import MemoryObjectSendStream
+
+from .actors.intake import Intake
+from .actors.messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
+from .lowlevel import ImpressionRecord
+from .models.events import Event
+from .models.impressions import Impression
+from .models.splits import Split, parse_split
+from .storage.snapshot import FlagChanges
+from .storage.state import FactoryState
+
+__all__ = ("FlagBuilder", "RecordedCalls", "TestData", "TestDataSource")
+
+TESTING = "testing"
+
+Treatments = str | Mapping[str, int]
+
+# when_attribute kinds -> (matcherType, how the value is carried)
+_LIST_KINDS = {
+    "in": "WHITELIST",
+    "not_in": "WHITELIST",
+    "starts_with": "STARTS_WITH",
+    "ends_with": "ENDS_WITH",
+    "contains": "CONTAINS_STRING",
+    "equal_to_set": "EQUAL_TO_SET",
+    "contains_any": "CONTAINS_ANY_OF_SET",
+    "contains_all": "CONTAINS_ALL_OF_SET",
+    "part_of": "PART_OF_SET",
+    "in_semver": "IN_LIST_SEMVER",
+}
+_NUMBER_KINDS = {"gte": "GREATER_THAN_OR_EQUAL_TO", "lte": "LESS_THAN_OR_EQUAL_TO"}
+_STRING_KINDS = {
+    "matches": "MATCHES_STRING",
+    "semver_equals": "EQUAL_TO_SEMVER",
+    "semver_gte": "GREATER_THAN_OR_EQUAL_TO_SEMVER",
+    "semver_lte": "LESS_THAN_OR_EQUAL_TO_SEMVER",
+}
+KINDS = frozenset({"equals", "between", *_LIST_KINDS, *_NUMBER_KINDS, *_STRING_KINDS})
+
+
+def _partitions(treatments: Treatments) -> list[dict[str, Any]]:
+    if isinstance(treatments, str):
+        return [{"treatment": treatments, "size": 100}]
+    sizes = dict(treatments)
+    if not sizes or any(
+        not isinstance(t, str) or isinstance(s, bool) or not isinstance(s, int) or s < 0
+        for t, s in sizes.items()
+    ) or sum(sizes.values()) != 100:
+        raise ValueError(f"a rollout is treatment -> whole percentage, summing to 100: {sizes!r}")
+    return [{"treatment": t, "size": s} for t, s in sizes.items()]
+
+
+def _whole_number(value: Any, kind: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"when_attribute {kind!r} compares whole numbers, not {value!r}")
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    values = [value] if isinstance(value, str) or not isinstance(value, Iterable) else list(value)
+    return [str(v) for v in values]
+
+
+def _matcher(
+    traffic_type: str, matcher_type: str, attribute: str | None, negate: bool = False,
+    **data: Any,
+) -> dict[str, Any]:
+    return {
+        "keySelector": {"trafficType": traffic_type, "attribute": attribute},
+        "matcherType": matcher_type,
+        "negate": negate,
+        **data,
+    }
+
+
+def attribute_matcher(traffic_type: str, attribute: str, kind: str, value: Any) -> dict[str, Any]:
+    """The Split API matcher for ``when_attribute(attribute, kind, value, ...)``."""
+    if kind in _LIST_KINDS:
+        return _matcher(traffic_type, _LIST_KINDS[kind], attribute, kind == "not_in",
+                        whitelistMatcherData={"whitelist": _strings(value)})
+    if kind in _NUMBER_KINDS:
+        return _matcher(traffic_type, _NUMBER_KINDS[kind], attribute, unaryNumericMatcherData={
+            "dataType": "NUMBER", "value": _whole_number(value, kind)})
+    if kind in _STRING_KINDS:
+        if not isinstance(value, str):
+            raise ValueError(f"when_attribute {kind!r} takes a string, not {value!r}")
+        return _matcher(traffic_type, _STRING_KINDS[kind], attribute, stringMatcherData=value)
+    if kind == "between":
+        low, high = value
+        return _matcher(traffic_type, "BETWEEN", attribute, betweenMatcherData={
+            "dataType": "NUMBER", "start": _whole_number(low, kind),
+            "end": _whole_number(high, kind)})
+    if kind == "equals":
+        if isinstance(value, bool):
+            return _matcher(traffic_type, "EQUAL_TO_BOOLEAN", attribute, booleanMatcherData=value)
+        if isinstance(value, int):
+            return _matcher(traffic_type, "EQUAL_TO", attribute, unaryNumericMatcherData={
+                "dataType": "NUMBER", "value": value})
+        return _matcher(traffic_type, "WHITELIST", attribute,
+                        whitelistMatcherData={"whitelist": _strings(value)})
+    raise ValueError(f"unknown when_attribute kind {kind!r}; one of {sorted(KINDS)}")
+
+
+def _seed(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8")) & 0x7FFFFFFF
+
+
+@dataclass
+class _FlagSpec:
+    """What the builder has said about one flag; ``to_json`` gives the Split API form."""
+
+    traffic_type: str = "user"
+    default_treatment: str = "off"
+    default_rule: list[dict[str, Any]] = field(
+        default_factory=lambda: [{"treatment": "off", "size": 100}]
+    )
+    targets: list[tuple[list[str], str]] = field(default_factory=list)  # WHITELIST conditions
+    rules: list[tuple[dict[str, Any], list[dict[str, Any]], str]] = field(default_factory=list)
+    configurations: dict[str, str] = field(default_factory=dict)
+    sets: list[str] = field(default_factory=list)
+    killed: bool = False
+
+    def to_json(self, name: str, change_number: int, active: bool = True) -> dict[str, Any]:
+        tt = self.traffic_type
+        conditions = [
+            {
+                "conditionType": "WHITELIST",
+                "matcherGroup": {"combiner": "AND", "matchers": [
+                    _matcher(tt, "WHITELIST", None, whitelistMatcherData={"whitelist": keys})]},
+                "partitions": [{"treatment": treatment, "size": 100}],
+                "label": "whitelisted",
+            }
+            for keys, treatment in self.targets
+        ]
+        conditions += [
+            {
+                "conditionType": "ROLLOUT",
+                "matcherGroup": {"combiner": "AND", "matchers": [matcher]},
+                "partitions": partitions,
+                "label": label,
+            }
+            for matcher, partitions, label in self.rules
+        ]
+        conditions.append({
+            "conditionType": "ROLLOUT",
+            "matcherGroup": {"combiner": "AND", "matchers": [_matcher(tt, "ALL_KEYS", None)]},
+            "partitions": self.default_rule,
+            "label": "default rule",
+        })
+        return {
+            "name": name,
+            "trafficTypeName": tt,
+            "seed": _seed(name),
+            "trafficAllocation": 100,
+            "trafficAllocationSeed": _seed(name + "#traffic"),
+            "status": "ACTIVE" if active else "ARCHIVED",
+            "killed": self.killed,
+            "defaultTreatment": self.default_treatment,
+            "changeNumber": change_number,
+            "algo": 2,
+            "conditions": conditions,
+            "configurations": dict(self.configurations),
+            "sets": list(self.sets),
+        }
+
+
+class FlagBuilder:
+    """Programs one flag; every method publishes the flag at once and returns the builder.
+
+    The flag evaluates, in order: key targets (``for_keys``), then rules (``when_attribute``,
+    ``for_segment``) in the order they were added, then the default rule (``on_for_everyone``,
+    ``rollout``; ``off`` for everyone until set). ``default`` is the treatment of a killed flag.
+    """
+
+    def __init__(self, data: TestData, name: str) -> None:
+        self._data = data
+        self.name = name
+
+    def _change(self, edit: Callable[[_FlagSpec], None]) -> FlagBuilder:
+        self._data._edit_flag(self.name, edit)
+        return self
+
+    def on_for_everyone(self, treatment: str, config: str | None = None) -> FlagBuilder:
+        """Everybody gets ``treatment``: forgets key targets and rules."""
+        def edit(spec: _FlagSpec) -> None:
+            spec.targets.clear()
+            spec.rules.clear()
+            spec.default_rule = _partitions(treatment)
+            if config is not None:
+                spec.configurations[treatment] = _config_text(config)
+        return self._change(edit)
+
+    def for_keys(self, keys: Iterable[str], treatment: str) -> FlagBuilder:
+        """These matching keys get ``treatment`` (before any rule)."""
+        listed = _strings(keys)
+        return self._change(lambda spec: spec.targets.append((listed, treatment)))
+
+    def when_attribute(
+        self, attribute: str, kind: str, value: Any, treatment: Treatments,
+        label: str | None = None,
+    ) -> FlagBuilder:
+        """Keys whose ``attribute`` matches get ``treatment`` (a name, or a rollout dict).
+
+        ``kind``: ``equals`` (a string, a whole number or a bool), ``in`` / ``not_in`` (a list),
+        ``starts_with`` / ``ends_with`` / ``contains`` (one string or a list: any of them),
+        ``gte`` / ``lte`` (a whole number), ``between`` (a ``(low, high)`` pair, inclusive),
+        ``matches`` (a regex), ``equal_to_set`` / ``contains_any`` / ``contains_all`` /
+        ``part_of`` (a list, for list attributes), ``semver_equals`` / ``semver_gte`` /
+        ``semver_lte`` / ``in_semver``.
+        """
+        tt = self._data._spec(self.name).traffic_type
+        matcher = attribute_matcher(tt, attribute, kind, value)
+        partitions = _partitions(treatment)
+        rule_label = label or f"{attribute} {kind} {value!r}"
+        return self._change(lambda spec: spec.rules.append((matcher, partitions, rule_label)))
+
+    def for_segment(self, segment: str, treatment: Treatments) -> FlagBuilder:
+        """Keys in the segment (see ``TestData.segment``) get ``treatment``."""
+        def edit(spec: _FlagSpec) -> None:
+            matcher = _matcher(spec.traffic_type, "IN_SEGMENT", None,
+                               userDefinedSegmentMatcherData={"segmentName": segment})
+            spec.rules.append((matcher, _partitions(treatment), f"in segment {segment}"))
+        return self._change(edit)
+
+    def rollout(self, percentages: Mapping[str, int]) -> FlagBuilder:
+        """The default rule as a percentage rollout, e.g. ``{"on": 30, "off": 70}`` (murmur3
+        bucketing on the bucketing key, as in production)."""
+        partitions = _partitions(percentages)
+        return self._change(lambda spec: setattr(spec, "default_rule", partitions))
+
+    def with_config(self, treatment: str, config: str | Mapping[str, Any]) -> FlagBuilder:
+        """The config of ``treatment``: a JSON string (a dict is dumped to one)."""
+        text = _config_text(config)
+        return self._change(lambda spec: spec.configurations.__setitem__(treatment, text))
+
+    def default(self, treatment: str) -> FlagBuilder:
+        """The default treatment (what a killed flag returns)."""
+        return self._change(lambda spec: setattr(spec, "default_treatment", treatment))
+
+    def in_sets(self, *sets: str) -> FlagBuilder:
+        """The flag sets the flag belongs to (for ``get_treatments_by_flag_set``)."""
+        names = sorted({s.strip().lower() for s in sets})
+        return self._change(lambda spec: setattr(spec, "sets", names))
+
+    def traffic_type(self, name: str) -> FlagBuilder:
+        return self._change(lambda spec: setattr(spec, "traffic_type", name))
+
+
+def _config_text(config: str | Mapping[str, Any]) -> str:
+    if isinstance(config, str):
+        return config
+    import json  # noqa: PLC0415 - rare
+
+    return json.dumps(config)
+
+
+def _impressions(records: Iterable[ImpressionRecord]) -> list[Impression]:
+    """Every impression of the records (``impressions_disabled`` ones excepted)."""
+    return [Impression._make(record[:9]) for record in records if not record[9]]
+
+
+class RecordedCalls:
+    """What testing-mode factories recorded: ``impressions`` and ``events``, oldest first.
+
+    Reading either takes, first, what the SDK has queued and not flushed yet (in each factory's
+    event loop), so no sleep or flush is needed.
+    """
+
+    def __init__(self, collect: Callable[[], None]) -> None:
+        self._collect = collect
+        self._lock = threading.Lock()
+        self._impressions: list[Impression] = []
+        self._events: list[Event] = []
+
+    @property
+    def impressions(self) -> list[Impression]:
+        self._collect()
+        with self._lock:
+            return list(self._impressions)
+
+    @property
+    def events(self) -> list[Event]:
+        self._collect()
+        with self._lock:
+            return list(self._events)
+
+    def clear(self) -> None:
+        self._collect()
+        with self._lock:
+            self._impressions.clear()
+            self._events.clear()
+
+    def add(self, impressions: Sequence[Impression] = (), events: Sequence[Event] = ()) -> None:
+        with self._lock:
+            self._impressions.extend(impressions)
+            self._events.extend(events)
+
+    # the recorders' destinations in testing mode
+    @staticmethod
+    def prepare_impressions(records: list[ImpressionRecord]) -> list[Impression]:
+        return _impressions(records)
+
+    async def send_impressions(self, bulk: Sequence[Impression]) -> None:
+        self.add(impressions=bulk)
+
+    async def send_events(self, bulk: Sequence[Event]) -> None:
+        self.add(events=bulk)
+
+
+class TestData:
+    """A programmable flag source: ``open_factory("testing", config={"testData": td})``."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._specs: dict[str, _FlagSpec] = {}
+        self._flags: dict[str, Split] = {}  # compiled, published flags
+        self._segments: dict[str, frozenset[str]] = {}
+        self._change_number = 0
+        self._sources: list[TestDataSource] = []
+        self.recorded = RecordedCalls(self._collect)
+
+    # ------------------------------------------------------------------ programming
+
+    def flag(self, name: str) -> FlagBuilder:
+        """The builder of flag ``name`` (created on its first builder call, ``off`` for all)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("a flag name is a non-empty string")
+        return FlagBuilder(self, name)
+
+    def kill(self, name: str) -> None:
+        """Kill the flag: everybody gets its default treatment (label ``killed``)."""
+        self._edit_flag(name, lambda spec: setattr(spec, "killed", True), must_exist=True)
+
+    def restore(self, name: str) -> None:
+        """Undo ``kill``."""
+        self._edit_flag(name, lambda spec: setattr(spec, "killed", False), must_exist=True)
+
+    def remove(self, name: str) -> None:
+        """Delete the flag (archived): evaluations give ``control`` again."""
+        with self._lock:
+            spec = self._specs.pop(name)
+            self._change_number += 1
+            self._flags.pop(name, None)
+            archived = parse_split(spec.to_json(name, self._change_number, active=False))
+            sources = list(self._sources)
+        for source in sources:
+            source.deliver(source.apply_flag, archived)
+
+    def segment(self, name: str, keys: Iterable[str]) -> None:
+        """Set the members of a segment (replacing what it had)."""
+        members = frozenset(_strings(keys))
+        with self._lock:
+            self._segments[name] = members
+            self._change_number += 1
+            sources = list(self._sources)
+        for source in sources:
+            source.deliver(source.apply_segment, name)
+
+    @property
+    def impressions(self) -> list[Impression]:
+        """Every impression recorded so far (see ``RecordedCalls``)."""
+        return self.recorded.impressions
+
+    @property
+    def events(self) -> list[Event]:
+        """Every ``track`` event recorded so far."""
+        return self.recorded.events
+
+    # ------------------------------------------------------------------ internals
+
+    def _spec(self, name: str) -> _FlagSpec:
+        with self._lock:
+            return self._specs.setdefault(name, _FlagSpec())
+
+    def _edit_flag(
+        self, name: str, edit: Callable[[_FlagSpec], None], must_exist: bool = False
+    ) -> None:
+        with self._lock:
+            if must_exist and name not in self._specs:
+                raise KeyError(f"no flag named {name!r} in this TestData")
+            spec = self._specs.setdefault(name, _FlagSpec())
+            edit(spec)
+            self._change_number += 1
+            split = parse_split(spec.to_json(name, self._change_number))
+            self._flags[name] = split
+            sources = list(self._sources)
+        for source in sources:
+            source.deliver(source.apply_flag, split)
+
+    def _attach(self, source: TestDataSource) -> list[StorageMessage]:
+        """Register a running source; what it must load first."""
+        with self._lock:
+            self._sources.append(source)
+            number = self._change_number
+            messages: list[StorageMessage] = [ApplyFlags(FlagChanges(
+                flags=tuple(self._flags.values()), flags_till=number, replace_flags=True,
+            ))]
+            messages += [
+                ApplySegment(name, keys, frozenset(), number, replace=True)
+                for name, keys in self._segments.items()
+            ]
+        return messages
+
+    def _detach(self, source: TestDataSource) -> None:
+        with self._lock:
+            if source in self._sources:
+                self._sources.remove(source)
+
+    def _current_flag(self, name: str) -> tuple[Split | None, int]:
+        with self._lock:
+            return self._flags.get(name), self._change_number
+
+    def _current_segment(self, name: str) -> tuple[frozenset[str] | None, int]:
+        with self._lock:
+            return self._segments.get(name), self._change_number
+
+    def _collect(self) -> None:
+        with self._lock:
+            sources = list(self._sources)
+        for source in sources:
+            source.deliver(source.collect)
+
+
+def test_data_of(config: Mapping[str, Any]) -> TestData:
+    """The ``testData`` of a testing-mode factory's config."""
+    data = config.get("testData")
+    if not isinstance(data, TestData):
+        raise TypeError(
+            'sdk_key "testing" needs config={"testData": splitio_async.testing.TestData()}'
+        )
+    return data
+
+
+class TestDataSource:
+    """The testing-mode source actor: loads the ``TestData``, reports ready, then applies each
+    change the ``TestData`` makes until the factory stops.
+
+    A change is applied synchronously with ``apply`` (the storage actor's own apply step, which
+    never awaits) in the factory's event loop thread: directly when the caller is in that thread,
+    through a blocking portal otherwise. So it is visible as soon as the ``TestData`` call returns.
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        data: TestData,
+        state: FactoryState,
+        outbox: MemoryObjectSendStream[StorageMessage],
+        apply: Callable[[StorageMessage], None],
+        impressions: Intake[ImpressionRecord],
+        events: Intake[Event],
+    ) -> None:
+        self._data = data
+        self._state = state
+        self._outbox = outbox
+        self._apply = apply
+        self._impressions = impressions
+        self._events = events
+        self._thread: int | None = None
+        self._portal: BlockingPortal | None = None
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        async with self._outbox, BlockingPortal() as portal:
+            self._portal = portal
+            self._thread = threading.get_ident()
+            try:
+                for message in self._data._attach(self):
+                    self._apply(message)
+                self._apply(MarkReady())
+                task_status.started()
+                await anyio.sleep_forever()
+            finally:
+                self._data._detach(self)
+
+    def deliver(self, step: Callable[..., None], *args: Any) -> None:
+        """Run ``step`` in the loop thread and return once it has run."""
+        if threading.get_ident() == self._thread:
+            step(*args)
+            return
+        portal = self._portal
+        if portal is None:
+            return
+        with contextlib.suppress(RuntimeError, concurrent.futures.CancelledError):
+            portal.call(step, *args)  # RuntimeError: the factory is stopping
+
+    # steps (loop thread)
+
+    def apply_flag(self, split: Split) -> None:
+        current, number = self._data._current_flag(split.name)
+        if current is not None and current.change_number > split.change_number:
+            split = current  # a newer version was published meanwhile (another thread)
+        self._apply(ApplyFlags(FlagChanges(flags=(split,), flags_till=number)))
+        snapshot = self._state.snapshot
+        for name in sorted(split.segment_names - set(snapshot.segments)):
+            self.apply_segment(name)  # a flag reads a segment no flag read before
+
+    def apply_segment(self, name: str) -> None:
+        keys, number = self._data._current_segment(name)
+        if keys is not None:
+            self._apply(ApplySegment(name, keys, frozenset(), number, replace=True))
+
+    def collect(self) -> None:
+        self._data.recorded.add(
+            _impressions(self._impressions.drain()), self._events.drain()
+        )
