@@ -79,6 +79,9 @@ def apply_flag_changes(
     changed = set(snapshot.flags) - {s.name for s in changes.flags} if changes.replace_flags \
         else set()
     for split in changes.flags:
+        held = flags.get(split.name)
+        if held is not None and held.change_number > split.change_number:
+            continue  # an older version (a fetch answered before a kill or an instant update)
         keep = split.active and (flag_sets_filter is None or bool(split.sets & flag_sets_filter))
         if keep:
             flags[split.name] = split

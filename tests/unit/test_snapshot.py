@@ -271,3 +271,16 @@ def test_kill_keeps_other_fields() -> None:
     assert killed.flags["a"].sets == {"s"}
     assert killed.flags["a"].configurations == {"dflt": "{}"}
     assert killed.flags["a"].conditions == snap.flags["a"].conditions
+
+
+def test_an_older_flag_version_never_replaces_a_newer_one() -> None:
+    """A fetch answered before a streaming kill (or instant update) but applied after it does not
+    undo it: a flag is only replaced by a version with a change number at least as new."""
+    snap, _ = _apply(Snapshot(), flag_json("a", changeNumber=5))
+    killed = kill_flag(snap, "a", "dflt", 7)
+    assert killed is not None
+    stale, changed = _apply(killed, flag_json("a", changeNumber=6))
+    assert stale.flags["a"].killed and stale.flags["a"].change_number == 7
+    assert "a" not in changed
+    newer, changed = _apply(killed, flag_json("a", changeNumber=8))
+    assert not newer.flags["a"].killed and "a" in changed
