@@ -47,7 +47,7 @@ from .config import Config
 from .engine.evaluator import Evaluator
 from .engine.impressions import ImpressionsStrategy
 from .errors import TimeoutException
-from .lowlevel import EvaluationCore, ImpressionRecord, MeasuredEvaluationCore
+from .lowlevel import SEED_SNAPSHOT, EvaluationCore, ImpressionRecord, MeasuredEvaluationCore
 from .manager import Manager
 from .models.events import Event
 from .models.impressions import Impression
@@ -374,7 +374,8 @@ class SplitFactory:
             self._api, self._state, outbox, config.sync_retry_base, 2 * config.sync_retry_max
         )
         self.bootstrapped_from = await bootstrap(
-            outbox, (config.bootstrap_file, config.cache_file), flags, segments
+            outbox, (config.bootstrap_file, config.cache_file), flags, segments,
+            config.raw.get(SEED_SNAPSHOT),
         )
         if config.cache_file:
             writer = CacheWriter(self._state, config.cache_file, self.changes())

@@ -26,7 +26,11 @@ from .models.events import Event
 from .models.impressions import Impression
 from .models.telemetry import EXCEPTION, METHOD_CODES, NOT_READY_CALL, CallRecord
 from .properties import validate_properties
-from .storage.state import DESTROYED, NOT_INITIALIZED, READY, WAITING_FORK, FactoryState
+from .storage.state import DESTROYED as DESTROYED
+from .storage.state import NOT_INITIALIZED as NOT_INITIALIZED
+from .storage.state import READY as READY
+from .storage.state import WAITING_FORK as WAITING_FORK
+from .storage.state import FactoryState
 from .validation import (
     EVENT_TYPE_RE,
     MAX_KEY_LENGTH,
@@ -40,6 +44,8 @@ from .validation import (
 )
 
 _LOGGER = logging.getLogger("splitio.client.client")
+
+SEED_SNAPSHOT = "_seedSnapshot"  # config key (internal): data a preforked worker hands over
 _VALIDATION_LOGGER = logging.getLogger("splitio.client.input_validator")
 
 SDK_LANGUAGE_VERSION = f"python-{__version__}"

@@ -22,11 +22,16 @@ def _treatments(results: dict[str, tuple[str, str | None]]) -> Treatments:
 
 
 class Client:
-    __slots__ = ("_core", "_factory")
+    __slots__ = ("_factory",)
 
-    def __init__(self, factory: SyncSplitFactory, core: EvaluationCore) -> None:
+    def __init__(self, factory: SyncSplitFactory) -> None:
         self._factory = factory
-        self._core = core
+
+    @property
+    def _core(self) -> EvaluationCore:
+        """Looked up per call: ``resume()`` in a forked worker replaces the core."""
+        core: EvaluationCore = self._factory.core
+        return core
 
     @property
     def ready(self) -> bool:

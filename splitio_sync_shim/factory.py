@@ -1,32 +1,87 @@
-"""``get_factory``: the async factory hosted on a portal thread, with blocking lifecycle calls."""
+"""``get_factory``: the async factory hosted on a portal thread, with blocking lifecycle calls.
+
+Preforked servers (gunicorn, uWSGI, Celery): a forked child inherits the factory's data but not
+its portal thread, so it would serve frozen data and record nothing. The shim notices the fork
+(``os.register_at_fork``) and puts the child's factories in the official WAITING_FORK state:
+evaluations give ``control`` and log "Client is not ready" until ``factory.resume()`` is called in
+the child (gunicorn ``post_fork``, uWSGI ``@postfork``, Celery ``worker_process_init``). Failing
+loudly beats silently stale flags. ``preforkedInitialization: True`` loads the data in the master
+without leaving any thread running, for the same hooks to resume.
+"""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
+import os
 import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
 
+import anyio
+
 from splitio_async import FactoryStatus, SplitFactory, get_factory_async
-from splitio_async.lowlevel import ManagerCore
+from splitio_async.lowlevel import DESTROYED, SEED_SNAPSHOT, WAITING_FORK, ManagerCore
 
 from ._portal import PortalThread
 from .client import Client
 from .manager import Manager
 
+_LOGGER = logging.getLogger("splitio.client.factory")
+_LIVE: weakref.WeakSet[SyncSplitFactory] = weakref.WeakSet()  # for the fork hook only
+
 
 class SyncSplitFactory:
     """Blocking facade over one ``splitio_async.SplitFactory``."""
 
-    def __init__(self, factory: SplitFactory, portal: PortalThread) -> None:
+    def __init__(
+        self, factory: SplitFactory, portal: PortalThread | None,
+        rebuild: Callable[[dict[str, Any]], SyncSplitFactory | None],
+    ) -> None:
         self._factory = factory
         self._portal = portal
+        self._rebuild = rebuild  # a new hosted factory (same key, config and URLs) for resume()
         # The portal thread is a daemon, so a process that exits without destroy() would lose
         # what is queued: flush at interpreter exit instead (bounded by destroyTimeout).
         self._at_exit = _exit_hook(weakref.ref(self))
         atexit.register(self._at_exit)
+        _LIVE.add(self)
+
+    @property
+    def core(self) -> Any:
+        """The evaluation core clients use (it changes when ``resume()`` starts a new one)."""
+        return self._factory.core
+
+    @property
+    def waiting_for_fork(self) -> bool:
+        return self._factory.state.status is WAITING_FORK
+
+    def resume(self) -> None:
+        """In a forked worker: start syncing and recording again, from the data the process
+        already holds (then call ``block_until_ready``)."""
+        if not self.waiting_for_fork:
+            _LOGGER.warning("Cannot call resume")
+            return
+        fresh = self._rebuild({SEED_SNAPSHOT: self._factory.state.snapshot})
+        if fresh is None:
+            return
+        atexit.unregister(fresh._at_exit)
+        _LIVE.discard(fresh)
+        self._factory, self._portal = fresh._factory, fresh._portal
+
+    def _forked(self) -> None:
+        """In the child of a fork (no portal thread there): wait for ``resume()``, loudly."""
+        if self._factory.destroyed or self.waiting_for_fork:
+            return
+        self._factory.state.status = WAITING_FORK
+        self._portal = None
+        _LOGGER.error(
+            "splitio: this process was forked; the SDK is paused until factory.resume() is "
+            "called in the child (gunicorn post_fork, uWSGI @postfork, Celery "
+            "worker_process_init)"
+        )
 
     @property
     def ready(self) -> bool:
@@ -37,43 +92,51 @@ class SyncSplitFactory:
         return self._factory.destroyed
 
     def client(self) -> Client:
-        return Client(self, self._factory.core)
+        return Client(self)
 
     def manager(self) -> Manager:
-        return Manager(ManagerCore(self._factory.state))
+        return Manager(self)
+
+    def manager_core(self) -> ManagerCore:
+        return ManagerCore(self._factory.state)
 
     def block_until_ready(self, timeout: float | None = None) -> None:
-        """Block until ready; raises TimeoutException after ``timeout`` seconds."""
-        if self._factory.ready:
+        """Block until ready; raises TimeoutException after ``timeout`` seconds. Returns at once
+        while waiting for a fork (official)."""
+        if self._factory.ready or self._portal is None:
             return
         self._portal.call(self._factory.block_until_ready, timeout)
 
     def subscribe(self, sdk_event: Any, callback: Any) -> None:
-        if self._portal.alive:
+        if self._portal is not None and self._portal.alive:
             self._portal.call_sync(self._factory.events_hub.subscribe, sdk_event, callback)
 
     def destroy(self, destroyed_event: threading.Event | None = None) -> None:
         """Flush and stop. With an event: return at once and set it when done; without: block."""
         atexit.unregister(self._at_exit)
-        if not self._portal.alive:
+        _LIVE.discard(self)
+        if self._portal is None or not self._portal.alive:
+            if self.waiting_for_fork:
+                self._factory.state.status = DESTROYED
             if destroyed_event is not None:
                 destroyed_event.set()
             return
+        portal = self._portal
 
         async def finish() -> None:
             try:
                 await self._factory.destroy()
             finally:
-                self._portal.request_stop()
+                portal.request_stop()
                 if destroyed_event is not None:
                     destroyed_event.set()
 
         if destroyed_event is not None:
-            self._portal.portal.start_task_soon(finish)
+            portal.portal.start_task_soon(finish)
             return
         with contextlib.suppress(RuntimeError):  # already stopping: destroy is idempotent
-            self._portal.call(finish)
-        self._portal.stop()
+            portal.call(finish)
+        portal.stop()
 
     @property
     def async_factory(self) -> SplitFactory:
@@ -99,6 +162,15 @@ def _exit_hook(ref: weakref.ref[SyncSplitFactory]) -> Callable[[], None]:
     return flush
 
 
+def _after_fork_in_child() -> None:
+    for factory in list(_LIVE):
+        factory._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def get_factory(
     sdk_key: Any,
     config: dict[str, Any] | None = None,
@@ -107,8 +179,26 @@ def get_factory(
     **urls: str | None,
 ) -> SyncSplitFactory | None:
     """The official blocking entry point. ``async_backend`` ("asyncio" or "trio") picks the event
-    loop of the portal thread; everything else is the official signature."""
-    portal = PortalThread(async_backend)
+    loop of the portal thread; everything else is the official signature.
+
+    ``preforkedInitialization: True``: the data is loaded here, in the calling thread, and no
+    thread is left running; the factory waits for ``resume()`` in each forked worker."""
+    config = dict(config or {})
+
+    def rebuild(extra: dict[str, Any]) -> SyncSplitFactory | None:
+        return _hosted(sdk_key, {**config, "preforkedInitialization": False, **extra},
+                       async_backend, urls)
+
+    if config.get("preforkedInitialization"):
+        return _preforked(sdk_key, config, async_backend, urls, rebuild)
+    return _hosted(sdk_key, config, async_backend, urls, rebuild)
+
+
+def _hosted(
+    sdk_key: Any, config: dict[str, Any], backend: str, urls: dict[str, str | None],
+    rebuild: Callable[[dict[str, Any]], SyncSplitFactory | None] | None = None,
+) -> SyncSplitFactory | None:
+    portal = PortalThread(backend)
     portal.start()
 
     async def build() -> SplitFactory | None:
@@ -122,4 +212,24 @@ def get_factory(
     except BaseException:
         portal.stop()
         raise
-    return SyncSplitFactory(factory, portal)
+    return SyncSplitFactory(factory, portal, rebuild or (lambda extra: None))
+
+
+def _preforked(
+    sdk_key: Any, config: dict[str, Any], backend: str, urls: dict[str, str | None],
+    rebuild: Callable[[dict[str, Any]], SyncSplitFactory | None],
+) -> SyncSplitFactory | None:
+    """Sync once in a temporary event loop in this thread, keep the data, leave no thread."""
+
+    async def load() -> SplitFactory | None:
+        factory = await get_factory_async(sdk_key, config, **urls)
+        if factory is not None:
+            await factory.block_until_ready(None)
+            await factory.destroy()
+        return factory
+
+    factory = anyio.run(load, backend=backend)
+    if factory is None:
+        return None
+    factory.state.status = WAITING_FORK  # the kept data waits for resume() in a worker
+    return SyncSplitFactory(factory, None, rebuild)

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from splitio_async import SplitView
 from splitio_async.lowlevel import ManagerCore
 
+if TYPE_CHECKING:
+    from .factory import SyncSplitFactory
+
 
 class Manager:
-    __slots__ = ("_core",)
+    __slots__ = ("_factory",)
 
-    def __init__(self, core: ManagerCore) -> None:
-        self._core = core
+    def __init__(self, factory: SyncSplitFactory) -> None:
+        self._factory = factory
+
+    @property
+    def _core(self) -> ManagerCore:
+        """Looked up per call: ``resume()`` in a forked worker replaces the factory's state."""
+        return self._factory.manager_core()
 
     def split_names(self) -> list[str]:
         return self._core.split_names()

@@ -122,17 +122,36 @@ def write_cache(path: str, document: dict[str, Any]) -> None:
         raise
 
 
+def seed_data(snapshot: Snapshot) -> BootstrapData:
+    """Live data another factory already holds (a preforked master's), as bootstrap data."""
+    return BootstrapData(
+        FlagChanges(
+            flags=tuple(snapshot.flags.values()),
+            rule_based_segments=tuple(snapshot.rule_based_segments.values()),
+            flags_till=snapshot.flags_change_number,
+            rule_based_segments_till=snapshot.rule_based_segments_change_number,
+            replace_flags=True,
+        ),
+        {name: (keys, snapshot.segment_change_numbers.get(name, -1))
+         for name, keys in snapshot.segments.items()},
+    )
+
+
 async def bootstrap(
     outbox: MemoryObjectSendStream[StorageMessage],
     paths: tuple[str | None, ...],
     flags: FlagSyncer,
     segments: SegmentSyncer,
+    seed: Snapshot | None = None,
 ) -> str | None:
     """Serve from the first usable snapshot in ``paths`` at once: the factory is ready now, and
-    the first live fetch of each kind replaces the bootstrap data whole. Returns the path used."""
-    data: BootstrapData | None = None
-    used: str | None = None
-    for path in paths:
+    the first live fetch of each kind replaces the bootstrap data whole. Returns the path used.
+
+    ``seed`` (live data handed over in a preforked worker) is served the same way, but being
+    live it is kept and only updated by deltas."""
+    data: BootstrapData | None = seed_data(seed) if seed is not None else None
+    used: str | None = "preforked master" if seed is not None else None
+    for path in paths if data is None else ():
         if path:
             data = await anyio.to_thread.run_sync(read_bootstrap, path)
             if data is not None:
@@ -150,8 +169,9 @@ async def bootstrap(
     ready = anyio.Event()
     await outbox.send(MarkReady(ready))
     await ready.wait()
-    flags.fresh_start = True
-    segments.fresh_names.update(data.segments)
+    if seed is None:
+        flags.fresh_start = True
+        segments.fresh_names.update(data.segments)
     _LOGGER.info("Serving %d flags from %s until the first live sync",
                  len(data.changes.flags), used)
     return used
