@@ -20,10 +20,6 @@ DEDUP_CAPACITY = 500_000
 UNIQUE_KEYS_THRESHOLD = 30_000
 
 
-def hour_of(time_ms: int) -> int:
-    return time_ms - (time_ms % HOUR_MS)
-
-
 class DedupCache:
     """Last time each (key, flag, treatment, label, change number) was seen; a bounded LRU."""
 
@@ -54,7 +50,6 @@ class Processed:
     """What one batch of raw impressions turned into."""
 
     to_send: list[Impression] = field(default_factory=list)
-    counted: int = 0
     deduplicated: int = 0
 
 
@@ -74,8 +69,7 @@ class ImpressionsStrategy:
         to_send = out.to_send
         debug = self.mode == "DEBUG"
         none = self.mode == "NONE"
-        seen = self.dedup._seen
-        capacity = self.dedup._capacity
+        test_and_set = self.dedup.test_and_set
         counts = self.counts
         hour = -1
         per_flag: dict[str, int] = {}
@@ -93,14 +87,7 @@ class ImpressionsStrategy:
             if record[8] is not None:  # properties: never deduplicated nor counted
                 to_send.append(Impression._make(record[:9]))
                 continue
-            key = hash(record[:5])
-            previous = seen.get(key)
-            seen[key] = time_ms
-            if previous is None:
-                if len(seen) > capacity:
-                    seen.popitem(last=False)
-            else:
-                seen.move_to_end(key)
+            previous = test_and_set(hash(record[:5]), time_ms)
             if debug:
                 to_send.append(Impression._make((*record[:7], previous, record[8])))
                 continue
