@@ -57,7 +57,7 @@ class Client:
     ) -> tuple[str, str | None]:
         result = self._core.treatment(
             key, feature_flag_name, attributes, evaluation_options, "get_treatment_with_config"
-        )
+        )[:2]
         if self._core.backlogged():
             await checkpoint()
         return result

@@ -106,11 +106,12 @@ class EvaluationCore:
 
     def treatment(
         self, key: Any, flag_name: Any, attributes: Any, options: Any, method: str
-    ) -> tuple[str, str | None]:
-        """``(treatment, config)`` for get_treatment / get_treatment_with_config."""
+    ) -> tuple[str, str | None, str | None]:
+        """``(treatment, config, label)`` for get_treatment / get_treatment_with_config (the
+        label is the evaluation's, whatever ``labelsEnabled`` says; None without one)."""
         status = self._state.status
         if status is not READY and not self._usable(status):
-            return self._fallback(flag_name)
+            return (*self._fallback(flag_name), None)
         # the common case (a plain, clean key and flag name) skips the validators' calls
         if type(key) is str and 0 < len(key) <= MAX_KEY_LENGTH and not key.isspace():
             keys: tuple[str, str | None] | None = (key, None)
@@ -123,7 +124,7 @@ class EvaluationCore:
         if keys is None or name is None or (
             attributes is not None and not validate_attributes(attributes, method)
         ):
-            return self._fallback(name if name is not None else flag_name)
+            return (*self._fallback(name if name is not None else flag_name), None)
         properties = None if options is None else self._properties(options, method)
         if status is READY:
             result = self._evaluator.evaluate(
@@ -131,13 +132,13 @@ class EvaluationCore:
             )
             if not result.found:
                 _warn_missing(method, name)
-                return result.treatment, result.config
+                return result.treatment, result.config, result.label
             if result.change_number is None and result.label in _EXCEPTION_LABELS:
                 self._note((METHOD_CODES[method], EXCEPTION))
         else:
             result = self._evaluator.failed(name, labels.NOT_READY)
         self._record(keys, name, result, attributes, properties)
-        return result.treatment, result.config
+        return result.treatment, result.config, result.label
 
     # ------------------------------------------------------------------ several flags
 
@@ -401,7 +402,7 @@ class MeasuredEvaluationCore(EvaluationCore):
 
     def treatment(
         self, key: Any, flag_name: Any, attributes: Any, options: Any, method: str
-    ) -> tuple[str, str | None]:
+    ) -> tuple[str, str | None, str | None]:
         started = perf_counter_ns()
         result = EvaluationCore.treatment(self, key, flag_name, attributes, options, method)
         if self._state.status not in _UNMEASURED:

@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from anyio.lowlevel import checkpoint
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import ProviderEventDetails
 from openfeature.exception import ErrorCode, ProviderNotReadyError
@@ -29,7 +30,6 @@ from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Re
 from openfeature.provider import AbstractProvider, Metadata
 from openfeature.track import TrackingEventDetails
 
-from .engine.evaluator import Evaluator
 from .factory import SplitFactory
 from .key import Key
 from .models import labels
@@ -76,7 +76,6 @@ class SplitProvider(AbstractProvider):
         else:  # the shim hosts one async factory on its portal thread
             self._factory = factory.async_factory
             self._sync = factory
-        self._labels = Evaluator()  # a second, record-free evaluation gives the reason
         self._subscribe(SdkEvent.SDK_READY, self._on_sdk_ready)
         self._subscribe(SdkEvent.SDK_UPDATE, self._on_sdk_update)
 
@@ -215,10 +214,11 @@ class SplitProvider(AbstractProvider):
         if key is None:
             return _error(default, ErrorCode.TARGETING_KEY_MISSING, "no targeting key")
         attributes = _attributes(context)
-        treatment, config = self._factory.core.treatment(key, flag_key, attributes, None, _METHOD)
-        return self._details(
-            flag_key, default, key, attributes, treatment, config, from_treatment, from_config
+        treatment, config, label = self._factory.core.treatment(
+            key, flag_key, attributes, None, _METHOD
         )
+        return self._details(flag_key, default, treatment, config, label, from_treatment,
+                             from_config)
 
     async def _resolve_async(
         self, flag_key: str, default: T, context: EvaluationContext | None,
@@ -230,16 +230,15 @@ class SplitProvider(AbstractProvider):
         if key is None:
             return _error(default, ErrorCode.TARGETING_KEY_MISSING, "no targeting key")
         attributes = _attributes(context)
-        treatment, config = await self._factory.client().get_treatment_with_config(
-            key, flag_key, attributes
-        )
-        return self._details(
-            flag_key, default, key, attributes, treatment, config, from_treatment, from_config
-        )
+        core = self._factory.core
+        treatment, config, label = core.treatment(key, flag_key, attributes, None, _METHOD)
+        if core.backlogged():  # as the async client does: let the recorders keep up
+            await checkpoint()
+        return self._details(flag_key, default, treatment, config, label, from_treatment,
+                             from_config)
 
     def _details(
-        self, flag_key: str, default: T, key: str | Key, attributes: dict[str, Any] | None,
-        treatment: str, config: str | None,
+        self, flag_key: str, default: T, treatment: str, config: str | None, label: str | None,
         from_treatment: Callable[[str], T] | None, from_config: Callable[[str | None], T] | None,
     ) -> FlagResolutionDetails[T]:
         if treatment == CONTROL:
@@ -260,7 +259,7 @@ class SplitProvider(AbstractProvider):
             return _error(default, ErrorCode.TYPE_MISMATCH, str(exc))
         except ValueError as exc:  # malformed configuration JSON
             return _error(default, ErrorCode.PARSE_ERROR, f"config of {flag_key!r}: {exc}")
-        reason, label = self._reason(flag_key, key, attributes)
+        reason = self._reason(flag_key, label)
         metadata: dict[str, bool | int | float | str] = {}
         if config is not None:
             metadata["config"] = config
@@ -270,28 +269,19 @@ class SplitProvider(AbstractProvider):
             value=value, reason=reason, variant=treatment, flag_metadata=metadata
         )
 
-    def _reason(
-        self, flag_key: str, key: str | Key, attributes: dict[str, Any] | None
-    ) -> tuple[Reason, str | None]:
-        """The impression label of a record-free evaluation, as an OpenFeature reason."""
-        snapshot = self._factory.state.snapshot
-        flag = snapshot.flags.get(flag_key)
-        if flag is None:  # a configured fallback treatment answered
-            return Reason.DEFAULT, None
-        if isinstance(key, Key):
-            matching, bucketing = str(key.matching_key), str(key.bucketing_key)
-        else:
-            matching, bucketing = key, key
-        label = self._labels.evaluate(matching, bucketing, flag_key, attributes, snapshot).label
+    def _reason(self, flag_key: str, label: str | None) -> Reason:
+        """The evaluation's label as an OpenFeature reason."""
+        flag = self._factory.state.snapshot.flags.get(flag_key)
+        if flag is None or (label or "").startswith("fallback - "):  # a fallback answered
+            return Reason.DEFAULT
         if label == labels.KILLED:
-            return Reason.DISABLED, label
+            return Reason.DISABLED
         for condition in flag.conditions:
             if condition.label == label:
-                return (Reason.TARGETING_MATCH if condition.whole is not None
-                        else Reason.SPLIT), label
+                return Reason.TARGETING_MATCH if condition.whole is not None else Reason.SPLIT
         if label in _DEFAULT_LABELS:
-            return Reason.DEFAULT, label
-        return Reason.UNKNOWN, label
+            return Reason.DEFAULT
+        return Reason.UNKNOWN
 
 
 def _error(default: T, code: ErrorCode, message: str) -> FlagResolutionDetails[T]:

@@ -55,7 +55,7 @@ class Client:
     ) -> tuple[str, str | None]:
         return self._core.treatment(
             key, feature_flag_name, attributes, evaluation_options, "get_treatment_with_config"
-        )
+        )[:2]
 
     def get_treatments(
         self, key: Any, feature_flag_names: Any, attributes: Any = None,
