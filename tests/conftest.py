@@ -7,13 +7,15 @@ waits (``anyio.fail_after``), loopback addresses only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
 
+from splitio_async import SplitFactory
 from splitio_async.factory import live_factories
 from tests.fakes.split_server import FakeSplitServer
 
@@ -56,3 +58,13 @@ def server() -> Iterator[FakeSplitServer]:
     """A fresh fake Split server on 127.0.0.1 (tests/fakes/split_server.py)."""
     with FakeSplitServer() as fake:
         yield fake
+
+
+@pytest.fixture
+async def factories() -> AsyncIterator[list[SplitFactory]]:
+    """Factories a test appends here are destroyed after it, whatever happened."""
+    started: list[SplitFactory] = []
+    yield started
+    for factory in started:
+        with anyio.fail_after(10):
+            await factory.destroy()

@@ -61,3 +61,16 @@ def write_segment(directory: Path, name: str, keys: list[str], till: int = 5) ->
     (directory / f"{name}.json").write_text(json.dumps(
         {"name": name, "added": keys, "removed": [], "since": -1, "till": till}
     ))
+
+
+def segment_flag(name: str, segment: str, treatment: str = "in") -> dict[str, Any]:
+    """Members of ``segment`` get ``treatment`` (an IN_SEGMENT ROLLOUT condition); the others
+    get the default treatment "off"."""
+    flag = rollout_flag(name, ((treatment, 100),))
+    flag["conditions"][0]["matcherGroup"]["matchers"][0] = {
+        "keySelector": {"trafficType": "user", "attribute": None},
+        "matcherType": "IN_SEGMENT", "negate": False,
+        "userDefinedSegmentMatcherData": {"segmentName": segment},
+    }
+    flag["conditions"][0]["label"] = f"in segment {segment}"
+    return flag

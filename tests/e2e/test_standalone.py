@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 
 from splitio_async import SdkEvent, SplitFactory, TimeoutException, get_factory_async
 from tests.fakes.split_server import FakeSplitServer
-from tests.helpers import rollout_flag, write_segment, write_split_changes
+from tests.helpers import rollout_flag, segment_flag, write_segment, write_split_changes
 
 pytestmark = pytest.mark.anyio
 
@@ -45,24 +44,6 @@ async def start(server: FakeSplitServer, **config: Any) -> SplitFactory:
     return factory
 
 
-@pytest.fixture
-async def destroy_later() -> AsyncIterator[list[SplitFactory]]:
-    factories: list[SplitFactory] = []
-    yield factories
-    for factory in factories:
-        with anyio.fail_after(10):
-            await factory.destroy()
-
-
-def segment_flag(name: str, segment: str) -> dict[str, Any]:
-    flag = rollout_flag(name, (("in", 100),))
-    flag["conditions"][0]["matcherGroup"]["matchers"][0] = {
-        "keySelector": {"trafficType": "user", "attribute": None},
-        "matcherType": "IN_SEGMENT", "negate": False,
-        "userDefinedSegmentMatcherData": {"segmentName": segment},
-    }
-    flag["conditions"][0]["label"] = f"in segment {segment}"
-    return flag
 
 
 def data_set() -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
@@ -84,7 +65,7 @@ def data_set() -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
 
 
 async def test_large_data_set_evaluates_like_localhost(
-    server: FakeSplitServer, tmp_path: Path, destroy_later: list[SplitFactory]
+    server: FakeSplitServer, tmp_path: Path, factories: list[SplitFactory]
 ) -> None:
     """50 flags and 5 segments of 10k keys: ready, and every evaluation equals localhost mode's
     for the same definitions; then a changed flag and a changed segment are seen within one
@@ -94,7 +75,7 @@ async def test_large_data_set_evaluates_like_localhost(
     for name, keys in segments.items():
         server.set_segment(name, keys)
     factory = await start(server)
-    destroy_later.append(factory)
+    factories.append(factory)
     with anyio.fail_after(10):
         await factory.block_until_ready(10)
     write_split_changes(tmp_path / "flags.json", server.flags() and list(server.flags().values()))
@@ -104,7 +85,7 @@ async def test_large_data_set_evaluates_like_localhost(
         "splitFile": str(tmp_path / "flags.json"), "segmentDirectory": str(tmp_path),
     })
     assert local is not None
-    destroy_later.append(local)
+    factories.append(local)
     keys = [f"user_{j}" for j in range(0, 20_000, 97)]
     names = [f["name"] for f in flags]
     remote_client, local_client = factory.client(), local.client()
@@ -132,11 +113,11 @@ async def test_large_data_set_evaluates_like_localhost(
 
 
 async def test_requests_carry_the_official_query_and_headers(
-    server: FakeSplitServer, destroy_later: list[SplitFactory]
+    server: FakeSplitServer, factories: list[SplitFactory]
 ) -> None:
     server.set_flags([rollout_flag("f", sets=["backend"]), rollout_flag("g", sets=["web"])])
     factory = await start(server, flagSetsFilter=["web", "Backend"])
-    destroy_later.append(factory)
+    factories.append(factory)
     await factory.block_until_ready(5)
     first = server.requests_to("/api/splitChanges")[0]
     assert first.query_string == "s=1.3&since=-1&rbSince=-1&sets=backend,web"
@@ -146,22 +127,22 @@ async def test_requests_carry_the_official_query_and_headers(
 
 
 async def test_flag_set_filter_keeps_only_matching_flags(
-    server: FakeSplitServer, destroy_later: list[SplitFactory]
+    server: FakeSplitServer, factories: list[SplitFactory]
 ) -> None:
     server.set_flags([rollout_flag("f", sets=["backend"]), rollout_flag("g", sets=["web"])])
     factory = await start(server, flagSetsFilter=["web"])
-    destroy_later.append(factory)
+    factories.append(factory)
     await factory.block_until_ready(5)
     assert await factory.manager().split_names() == ["g"]
 
 
 async def test_uri_too_long_stops_retrying_and_is_ready_without_data(
-    server: FakeSplitServer, destroy_later: list[SplitFactory], caplog: pytest.LogCaptureFixture
+    server: FakeSplitServer, factories: list[SplitFactory], caplog: pytest.LogCaptureFixture
 ) -> None:
     server.set_flags([rollout_flag("f")])
     server.fail("/api/splitChanges", 414)
     factory = await start(server, flagSetsFilter=["a"])
-    destroy_later.append(factory)
+    factories.append(factory)
     with anyio.fail_after(5):
         await factory.block_until_ready(5)
     assert "the amount of flag sets provided are too big" in caplog.text
@@ -170,7 +151,7 @@ async def test_uri_too_long_stops_retrying_and_is_ready_without_data(
 
 
 async def test_not_ready_until_synced(
-    server: FakeSplitServer, destroy_later: list[SplitFactory]
+    server: FakeSplitServer, factories: list[SplitFactory]
 ) -> None:
     """Before the first sync completes, evaluations give control with the ``not ready`` label."""
     labels: list[str | None] = []
@@ -182,7 +163,7 @@ async def test_not_ready_until_synced(
     server.set_flags([rollout_flag("f", (("on", 100),))])
     server.fail("/api/splitChanges", 503)
     factory = await start(server, impressionListener=Listener())
-    destroy_later.append(factory)
+    factories.append(factory)
     client = factory.client()
     assert await client.get_treatment("k", "f") == "control"
     assert labels == ["not ready"]
@@ -199,12 +180,12 @@ async def test_not_ready_until_synced(
     ["5xx", "timeout", "dropped", "malformed", "truncated", "unknown_fields"],
 )
 async def test_faults_keep_the_last_good_data_and_recover(
-    server: FakeSplitServer, destroy_later: list[SplitFactory], fault: str
+    server: FakeSplitServer, factories: list[SplitFactory], fault: str
 ) -> None:
     """While the API misbehaves the last good data is served; once it recovers, changes flow."""
     server.set_flags([rollout_flag("f", (("v1", 100),))])
     factory = await start(server)
-    destroy_later.append(factory)
+    factories.append(factory)
     await factory.block_until_ready(5)
     client = factory.client()
     if fault == "5xx":
@@ -240,11 +221,11 @@ async def test_faults_keep_the_last_good_data_and_recover(
 
 
 async def test_a_refused_sdk_key_stops_retrying(
-    server: FakeSplitServer, destroy_later: list[SplitFactory], caplog: pytest.LogCaptureFixture
+    server: FakeSplitServer, factories: list[SplitFactory], caplog: pytest.LogCaptureFixture
 ) -> None:
     server.fail("/api/splitChanges", 401)
     factory = await start(server)
-    destroy_later.append(factory)
+    factories.append(factory)
     with pytest.raises(TimeoutException):
         await factory.block_until_ready(0.5)
     assert len(server.requests_to("/api/splitChanges")) == 1
@@ -253,23 +234,23 @@ async def test_a_refused_sdk_key_stops_retrying(
 
 
 async def test_failures_are_logged_once_per_backoff_cycle(
-    server: FakeSplitServer, destroy_later: list[SplitFactory], caplog: pytest.LogCaptureFixture
+    server: FakeSplitServer, factories: list[SplitFactory], caplog: pytest.LogCaptureFixture
 ) -> None:
     server.fail("/api/splitChanges", 500)
     factory = await start(server)
-    destroy_later.append(factory)
+    factories.append(factory)
     await anyio.to_thread.run_sync(server.wait_for_requests, "/api/splitChanges", 5, 5)
     lines = [r for r in caplog.records if "HTTP 500" in r.getMessage()]
     assert len(lines) == 1
 
 
 async def test_new_segment_is_fetched_and_unused_segments_dropped(
-    server: FakeSplitServer, destroy_later: list[SplitFactory]
+    server: FakeSplitServer, factories: list[SplitFactory]
 ) -> None:
     server.set_flags([rollout_flag("f")])
     server.set_segment("vip", ["alice"])
     factory = await start(server)
-    destroy_later.append(factory)
+    factories.append(factory)
     await factory.block_until_ready(5)
     assert not server.requests_to("/api/segmentChanges")
     updated = anyio.Event()
@@ -305,7 +286,7 @@ async def test_destroy_during_start_up_is_prompt(server: FakeSplitServer) -> Non
 
 
 async def test_an_unexpected_error_in_a_sync_is_retried_not_fatal(
-    server: FakeSplitServer, destroy_later: list[SplitFactory],
+    server: FakeSplitServer, factories: list[SplitFactory],
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A bug (not an API error) during the first sync is logged and retried: the SDK still
@@ -324,7 +305,7 @@ async def test_an_unexpected_error_in_a_sync_is_retried_not_fatal(
     monkeypatch.setattr(flag_syncer, "_compile_flags", flaky)
     server.set_flags([rollout_flag("f", (("on", 100),))])
     factory = await start(server)
-    destroy_later.append(factory)
+    factories.append(factory)
     with anyio.fail_after(5):
         await factory.block_until_ready(5)
     assert await factory.client().get_treatment("k", "f") == "on"
@@ -332,7 +313,7 @@ async def test_an_unexpected_error_in_a_sync_is_retried_not_fatal(
 
 
 async def test_a_bug_in_the_streaming_supervisor_restarts_it(
-    server: FakeSplitServer, destroy_later: list[SplitFactory],
+    server: FakeSplitServer, factories: list[SplitFactory],
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An unexpected error while handling a stream message falls back to polling and restarts
@@ -351,7 +332,7 @@ async def test_a_bug_in_the_streaming_supervisor_restarts_it(
     monkeypatch.setattr(push, "parse_message", flaky)
     server.set_flags([rollout_flag("f", (("on", 100),))])
     factory = await start(server, streamingEnabled=True, streamingReconnectBackoffBase=0.02)
-    destroy_later.append(factory)
+    factories.append(factory)
     await factory.block_until_ready(5)
     await anyio.to_thread.run_sync(server.wait_for_streams, 1, 5)
     server.push_occupancy("control_pri", 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from splitio_async import Change, FactoryStatus, SplitFactory, get_factory_async
 from splitio_async.status import CHANGES_BUFFER, ChangeFeed
 from tests.conftest import REPO
 from tests.fakes.split_server import FakeSplitServer
-from tests.helpers import rollout_flag, write_split_changes
+from tests.helpers import rollout_flag, segment_flag, write_split_changes
 
 pytestmark = pytest.mark.anyio
 
@@ -38,23 +38,6 @@ FAST: dict[str, Any] = {
 }
 
 
-def segment_flag(name: str, segment: str) -> dict[str, Any]:
-    flag = rollout_flag(name, (("in", 100),))
-    flag["conditions"][0]["matcherGroup"]["matchers"][0] = {
-        "keySelector": {"trafficType": "user", "attribute": None},
-        "matcherType": "IN_SEGMENT", "negate": False,
-        "userDefinedSegmentMatcherData": {"segmentName": segment},
-    }
-    return flag
-
-
-@pytest.fixture
-async def factories() -> AsyncIterator[list[SplitFactory]]:
-    started: list[SplitFactory] = []
-    yield started
-    for factory in started:
-        with anyio.fail_after(10):
-            await factory.destroy()
 
 
 async def start(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -21,6 +21,7 @@ import pytest
 from splitio_async import SdkEvent, SplitFactory, get_factory_async
 from tests.fakes.split_server import FakeSplitServer
 from tests.helpers import rollout_flag
+from tests.helpers import segment_flag as in_segment_flag
 
 pytestmark = pytest.mark.anyio
 
@@ -43,14 +44,6 @@ AUTH = "/api/v2/auth"
 
 
 
-
-@pytest.fixture
-async def factories() -> AsyncIterator[list[SplitFactory]]:
-    started: list[SplitFactory] = []
-    yield started
-    for factory in started:
-        with anyio.fail_after(5):
-            await factory.destroy()
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -141,15 +134,6 @@ async def streaming_factory(
     await streaming_up(factory, server)
     return factory
 
-
-def in_segment_flag(name: str, segment: str, treatment: str = "in") -> dict[str, Any]:
-    flag = rollout_flag(name, ((treatment, 100),))
-    flag["conditions"][0]["matcherGroup"]["matchers"][0] = {
-        "keySelector": {"trafficType": "user", "attribute": None},
-        "matcherType": "IN_SEGMENT", "negate": False,
-        "userDefinedSegmentMatcherData": {"segmentName": segment},
-    }
-    return flag
 
 
 def in_rbs_flag(name: str, rbs: str) -> dict[str, Any]:
