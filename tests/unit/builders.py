@@ -17,6 +17,7 @@ from splitio_async.storage.snapshot import (
     apply_flag_changes,
     apply_segment_change,
 )
+from tests.helpers import rollout_flag
 
 MASK = 0xFFFFFFFF
 
@@ -165,23 +166,11 @@ def flag_json(
     conditions: list[dict[str, Any]] | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
-    """A complete ACTIVE flag; by default one ROLLOUT ALL_KEYS condition giving ``on`` 100%."""
-    raw: dict[str, Any] = {
-        "name": name,
-        "trafficTypeName": "user",
-        "seed": 1234,
-        "trafficAllocation": 100,
-        "trafficAllocationSeed": 4321,
-        "status": "ACTIVE",
-        "killed": False,
-        "defaultTreatment": "off",
-        "changeNumber": 10,
-        "algo": 2,
-        "conditions": conditions
-        if conditions is not None
-        else [condition([all_keys()], [("on", 100)], "default rule")],
-    }
-    raw.update(fields)
+    """A complete ACTIVE flag (tests.helpers.rollout_flag); by default one ROLLOUT ALL_KEYS
+    condition giving ``on`` 100%."""
+    raw = rollout_flag(name, (("on", 100),), **fields)
+    if conditions is not None:
+        raw["conditions"] = conditions
     return raw
 
 
