@@ -1,7 +1,9 @@
-"""The async client: every method is a coroutine that never awaits I/O and never raises.
+"""The async client: every method is a coroutine that never raises.
 
 All the work is in ``lowlevel.EvaluationCore``; this class only gives it the official names and
-argument order. The one await: when a recorder has a flush's worth of records waiting, the call
+argument order. In memory and localhost modes a call never awaits I/O. In Redis consumer mode the
+core returns the steps of the call (the commands to run, see ``steps``) and the factory runs them
+against Redis. The other await: when a recorder has a flush's worth of records waiting, the call
 yields to the event loop once (a checkpoint), so code that evaluates in a loop without awaiting
 anything else still lets the recorders deliver instead of filling their buffers.
 """
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from anyio.lowlevel import checkpoint
 
-from .lowlevel import EvaluationCore
+from .lowlevel import EvaluationCore, is_steps
 
 if TYPE_CHECKING:
     from .factory import SplitFactory
@@ -46,10 +48,12 @@ class Client:
     ) -> str:
         result = self._core.treatment(
             key, feature_flag_name, attributes, evaluation_options, "get_treatment"
-        )[0]
+        )
+        if is_steps(result):
+            result = await self._factory.run_steps(result)
         if self._core.backlogged():
             await checkpoint()
-        return result
+        return result[0]
 
     async def get_treatment_with_config(
         self, key: Any, feature_flag_name: Any, attributes: Any = None,
@@ -57,21 +61,25 @@ class Client:
     ) -> tuple[str, str | None]:
         result = self._core.treatment(
             key, feature_flag_name, attributes, evaluation_options, "get_treatment_with_config"
-        )[:2]
+        )
+        if is_steps(result):
+            result = await self._factory.run_steps(result)
         if self._core.backlogged():
             await checkpoint()
-        return result
+        return result[:2]
 
     async def get_treatments(
         self, key: Any, feature_flag_names: Any, attributes: Any = None,
         evaluation_options: Any = None,
     ) -> Treatments:
-        result = _treatments(self._core.treatments(
+        result = self._core.treatments(
             key, feature_flag_names, attributes, evaluation_options, "get_treatments"
-        ))
+        )
+        if is_steps(result):
+            result = await self._factory.run_steps(result)
         if self._core.backlogged():
             await checkpoint()
-        return result
+        return _treatments(result)
 
     async def get_treatments_with_config(
         self, key: Any, feature_flag_names: Any, attributes: Any = None,
@@ -80,6 +88,8 @@ class Client:
         result = self._core.treatments(
             key, feature_flag_names, attributes, evaluation_options, "get_treatments_with_config"
         )
+        if is_steps(result):
+            result = await self._factory.run_steps(result)
         if self._core.backlogged():
             await checkpoint()
         return result
@@ -87,22 +97,26 @@ class Client:
     async def get_treatments_by_flag_set(
         self, key: Any, flag_set: Any, attributes: Any = None, evaluation_options: Any = None,
     ) -> Treatments:
-        result = _treatments(self._core.treatments_by_flag_sets(
+        result = self._core.treatments_by_flag_sets(
             key, [flag_set], attributes, evaluation_options, "get_treatments_by_flag_set"
-        ))
+        )
+        if is_steps(result):
+            result = await self._factory.run_steps(result)
         if self._core.backlogged():
             await checkpoint()
-        return result
+        return _treatments(result)
 
     async def get_treatments_by_flag_sets(
         self, key: Any, flag_sets: Any, attributes: Any = None, evaluation_options: Any = None,
     ) -> Treatments:
-        result = _treatments(self._core.treatments_by_flag_sets(
+        result = self._core.treatments_by_flag_sets(
             key, flag_sets, attributes, evaluation_options, "get_treatments_by_flag_sets"
-        ))
+        )
+        if is_steps(result):
+            result = await self._factory.run_steps(result)
         if self._core.backlogged():
             await checkpoint()
-        return result
+        return _treatments(result)
 
     async def get_treatments_with_config_by_flag_set(
         self, key: Any, flag_set: Any, attributes: Any = None, evaluation_options: Any = None,
@@ -111,6 +125,8 @@ class Client:
             key, [flag_set], attributes, evaluation_options,
             "get_treatments_with_config_by_flag_set",
         )
+        if is_steps(result):
+            result = await self._factory.run_steps(result)
         if self._core.backlogged():
             await checkpoint()
         return result
@@ -122,6 +138,8 @@ class Client:
             key, flag_sets, attributes, evaluation_options,
             "get_treatments_with_config_by_flag_sets",
         )
+        if is_steps(result):
+            result = await self._factory.run_steps(result)
         if self._core.backlogged():
             await checkpoint()
         return result
@@ -131,6 +149,8 @@ class Client:
         properties: Any = None,
     ) -> bool:
         result = self._core.track(key, traffic_type, event_type, value, properties)
+        if is_steps(result):
+            result = await self._factory.run_steps(result)
         if self._core.backlogged():
             await checkpoint()
         return result

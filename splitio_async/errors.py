@@ -5,6 +5,7 @@ Kept in a module of its own so every layer can import it without import loops::
     SplitError
     ├── TimeoutException              block_until_ready() ran out of time
     ├── SentinelConfigurationException a bad Redis Sentinel configuration at factory creation
+    ├── RedisClusterConfigurationException a bad Redis Cluster configuration at factory creation
     └── LocalhostFileError            a localhost flag or segment file cannot be read or parsed
 
 Evaluation, ``track`` and manager calls never raise: these only come out of factory creation and
@@ -37,3 +38,7 @@ class LocalhostFileError(SplitError, ValueError):
         super().__init__(f"localhost file {path!r}: {problem}")
         self.path = path
         self.problem = problem
+
+
+class RedisClusterConfigurationException(SplitError):
+    """The Redis Cluster settings cannot work (no nodes, a prefix without a hash tag...)."""

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import httpx
 
 if sys.version_info < (3, 11):  # pragma: no cover - the backport anyio already depends on
@@ -28,6 +29,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ._host import start_hosted
 from .actors.api_sink import ImpressionCounters, events_body, impressions_body
+from .actors.backoff import Backoff, ProblemLog
 from .actors.bootstrap import CacheWriter, bootstrap
 from .actors.flag_syncer import FlagSyncer
 from .actors.intake import Intake
@@ -38,23 +40,35 @@ from .actors.push import PushSupervisor
 from .actors.push_worker import QUEUE_SIZE as UPDATES_QUEUE
 from .actors.push_worker import PushWorker, Update
 from .actors.recorder import Recorder, discard
+from .actors.redis_sink import RedisSink, RedisTelemetry
 from .actors.segment_syncer import SegmentSyncer
 from .actors.storage import INBOX_SIZE, StorageActor
 from .actors.synchronizer import Synchronizer
 from .actors.telemetry import TelemetryActor, describe_config, new_intake
 from .client import Client
 from .config import Config
+from .consumer import RedisEvaluationCore, RedisManagerCore
 from .engine.evaluator import Evaluator
 from .engine.impressions import ImpressionsStrategy
 from .errors import TimeoutException
-from .lowlevel import SEED_SNAPSHOT, EvaluationCore, ImpressionRecord, MeasuredEvaluationCore
-from .manager import Manager
+from .lowlevel import (
+    SEED_SNAPSHOT,
+    EvaluationCore,
+    ImpressionRecord,
+    MeasuredEvaluationCore,
+    Steps,
+)
+from .manager import Manager, ManagerCore
 from .models.events import Event
 from .models.impressions import Impression
 from .models.telemetry import RecordingStats
+from .redis_config import RedisSettings, is_redis_mode
 from .sdk_events import SdkEventsHub
 from .status import ChangeFeed, ChangeSubscription, FactoryStatus, describe
+from .steps import drive_async, drive_sync
 from .storage import state as states
+from .storage.redis_keys import RedisKeys
+from .storage.redis_view import RedisView
 from .storage.state import FactoryState
 from .transport.http import (
     DEFAULT_URLS,
@@ -65,12 +79,14 @@ from .transport.http import (
     resolve_urls,
 )
 from .transport.metadata import sdk_metadata
+from .transport.redis_connection import RedisConnection
 
 _LOGGER = logging.getLogger("splitio.client.factory")
 
 LOCALHOST = "localhost"
 TESTING = "testing"  # flags from config["testData"] (splitio_async.testing)
 EVENTS_FLUSH_BYTES = 5 * 1024 * 1024  # queued event bytes that trigger a flush (official cap)
+REDIS_RETRY_CAP = 5.0  # longest wait between attempts to reach Redis at start
 
 
 class _LiveFactories:
@@ -192,7 +208,33 @@ class SplitFactory:
         self._created = time.monotonic()
         self._telemetry: TelemetryActor | None = None
         self._telemetry_calls = None if self._state.localhost else new_intake()
-        if self._telemetry_calls is not None:
+        # Redis consumer mode (spec: storage-redis.md): set up here, connected in ``_start``
+        self._redis_settings = (
+            RedisSettings.from_dict(config.raw)
+            if not self._state.localhost and is_redis_mode(config.raw) else None
+        )
+        self._redis: RedisConnection | None = None
+        self._redis_telemetry: RedisTelemetry | None = None
+        self._manager_core = ManagerCore(self._state)
+        if self._redis_settings is not None and self._telemetry_calls is not None:
+            settings = self._redis_settings
+            if config.flag_sets_filter is not None:
+                _LOGGER.warning(
+                    "config: FlagSets filter is not applicable for Consumer modes where the SDK "
+                    "does keep rollout data in sync. FlagSet filter was discarded."
+                )
+            self.redis_view = RedisView(
+                RedisKeys(settings.prefix),
+                settings.local_cache_ttl if settings.local_cache_enabled else None,
+            )
+            redis_core = RedisEvaluationCore.over(
+                self._core, self._telemetry_calls, self.redis_view, settings.data_sampling
+            )
+            self._core = redis_core
+            self._manager_core = RedisManagerCore(
+                self._state, self.redis_view, redis_core.problems
+            )
+        elif self._telemetry_calls is not None:
             self._core = MeasuredEvaluationCore.measuring(self._core, self._telemetry_calls)
 
     # ------------------------------------------------------------------ public API
@@ -209,7 +251,7 @@ class SplitFactory:
         return Client(self, self._core)
 
     def manager(self) -> Manager:
-        return Manager(self._state)
+        return Manager(self._manager_core, self.run_steps)
 
     async def block_until_ready(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Wait for the first complete data set; raise TimeoutException after ``timeout`` s."""
@@ -262,6 +304,26 @@ class SplitFactory:
         iteration ends when the factory is destroyed."""
         return self._changes.subscribe()
 
+    # ------------------------------------------------------------------ Redis consumer mode
+
+    async def run_steps(self, steps: Steps[Any]) -> Any:
+        """Run a Redis call's steps on this event loop (see ``consumer``)."""
+        redis = self._redis
+        if redis is None:  # not connected (yet, or any more): the call fails like a lost Redis
+            return drive_sync(steps, _not_connected)
+        return await drive_async(steps, redis.execute)
+
+    def run_steps_blocking(self, steps: Steps[Any]) -> Any:
+        """Run a Redis call's steps in the calling thread (the sync shim's threads, sync
+        OpenFeature resolution) with the blocking client."""
+        redis = self._redis
+        if redis is None:
+            return drive_sync(steps, _not_connected)
+        return drive_sync(steps, redis.execute_blocking)
+
+    def manager_core(self) -> ManagerCore:
+        return self._manager_core
+
     # ------------------------------------------------------------------ internals for the shim
 
     @property
@@ -313,6 +375,8 @@ class SplitFactory:
                     await self._shutdown(tg)
         finally:
             with anyio.CancelScope(shield=True):
+                if self._redis is not None:
+                    await self._redis.aclose()
                 if self._api is not None:
                     await self._api.close()
                 if self._stream_client is not None:
@@ -330,6 +394,9 @@ class SplitFactory:
         await tg.start(self._hub.run)
         if self._listener is not None:
             await tg.start(self._listener.run)
+        if self._redis_settings is not None:
+            await self._start_redis(tg, self._redis_settings)
+            return
         if not self._state.localhost:
             self._api = await self._connect()
         self._recorders = self._build_recorders()
@@ -402,6 +469,49 @@ class SplitFactory:
                 worker.on_instant_update = self._telemetry.record_update_from_sse
         await tg.start(synchronizer.run)
 
+    async def _start_redis(self, tg: TaskGroup, settings: RedisSettings) -> None:
+        """Consumer mode: no sync, no streaming; recorders write to Redis. Ready once Redis
+        answered and every flag definition was read once (official: ready at once; we wait so
+        that an unreachable Redis shows as not ready rather than as a stream of errors)."""
+        self._redis = redis = RedisConnection(settings)
+        config = self._config
+        metadata = sdk_metadata(config.ip_addresses_enabled, config.machine_ip,
+                                config.machine_name)
+        if config.ip_addresses_enabled and not (config.machine_ip and config.machine_name):
+            metadata = await anyio.to_thread.run_sync(
+                sdk_metadata, True, config.machine_ip, config.machine_name
+            )
+        sink = RedisSink(redis.execute, self.redis_view.keys, metadata)
+        self._recorders = self._build_recorders(sink)
+        await tg.start(self._run_recorders)
+        assert self._telemetry_calls is not None
+        self._redis_telemetry = RedisTelemetry(sink, self._telemetry_calls)
+        await tg.start(self._redis_telemetry.run)
+        tg.start_soon(self._connect_redis, sink)
+
+    async def _connect_redis(self, sink: RedisSink) -> None:
+        """Retry until Redis answers (``block_until_ready`` times out meanwhile), then mark the
+        factory ready and write the telemetry init record."""
+        assert self._redis is not None
+        backoff = Backoff(self._config.sync_retry_base / 20, REDIS_RETRY_CAP)
+        problems = ProblemLog(_LOGGER)
+        while True:
+            try:
+                flags = await drive_async(self.redis_view.warm_up(), self._redis.execute)
+            except Exception as exc:
+                problems.problem(f"Redis cannot be read ({type(exc).__name__}: {exc}); "
+                                 "the SDK is not ready until it can")
+                await anyio.sleep(backoff.next())
+                continue
+            break
+        problems.recovered("Redis")
+        _LOGGER.debug("Redis consumer mode: %d flags in the cache", flags)
+        self._mark_ready()
+        try:
+            await sink.write_init(*live_factories.totals())
+        except Exception as exc:
+            _LOGGER.debug("writing the telemetry init record failed: %r", exc)
+
     async def _connect(self) -> SplitAPI:
         """The factory's Split API client (one connection pool for every actor)."""
         config = self._config
@@ -467,7 +577,7 @@ class SplitFactory:
         finally:
             self._recorders_done.set()
 
-    def _build_recorders(self) -> list[Recorder[Any, Any]]:
+    def _build_recorders(self, redis_sink: RedisSink | None = None) -> list[Recorder[Any, Any]]:
         """Standalone mode posts to Split's API. Localhost mode accepts impressions and events
         and discards them (official behaviour), after applying the impressions mode so the hot
         path costs what it will."""
@@ -483,15 +593,22 @@ class SplitFactory:
             return items
 
         api = self._api
-        if api is None:
+        if redis_sink is not None:
+            self._counters = ImpressionCounters(redis_sink, strategy, config.impressions_mode)
+            on_flush: Callable[[bool], Awaitable[None]] = self._counters.flush
+            send_impressions: Callable[[Sequence[Impression]], Awaitable[None]] = (
+                redis_sink.send_impressions
+            )
+            send_events: Callable[[Sequence[Event]], Awaitable[None]] = redis_sink.send_events
+        elif api is None:
             async def forget_counts(final: bool) -> None:
                 strategy.pop_counts()
                 if final or strategy.unique_keys_due:
                     strategy.pop_unique_keys()
 
-            send_impressions: Callable[[Sequence[Impression]], Awaitable[None]] = discard
-            send_events: Callable[[Sequence[Event]], Awaitable[None]] = discard
-            on_flush: Callable[[bool], Awaitable[None]] = forget_counts
+            send_impressions = discard
+            send_events = discard
+            on_flush = forget_counts
         else:
             mode = config.impressions_mode
             self._counters = ImpressionCounters(api, strategy, mode)
@@ -531,7 +648,13 @@ class SplitFactory:
             await self._recorders_done.wait()
             if self._telemetry is not None:  # last, so it carries the recorders' final counts
                 await self._telemetry.flush_final()
+            if self._redis_telemetry is not None:
+                await self._redis_telemetry.flush()
         tg.cancel_scope.cancel()
+
+
+def _not_connected(batch: Any) -> list[Any]:
+    raise ConnectionError("the factory is not connected to Redis")
 
 
 def _validate_sdk_key(sdk_key: Any) -> bool:

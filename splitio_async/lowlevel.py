@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from ._version import __version__
 from .actors.intake import Intake
-from .engine.evaluator import EvaluationResult, Evaluator
+from .engine.evaluator import EvaluationData, EvaluationResult, Evaluator
 from .manager import ManagerCore as ManagerCore
 from .manager import SplitView as SplitView
 from .models import labels
@@ -26,6 +26,9 @@ from .models.events import Event
 from .models.impressions import Impression
 from .models.telemetry import EXCEPTION, METHOD_CODES, NOT_READY_CALL, CallRecord
 from .properties import validate_properties
+from .steps import Steps as Steps
+from .steps import drive_sync as drive_sync
+from .steps import is_steps as is_steps
 from .storage.state import DESTROYED as DESTROYED
 from .storage.state import NOT_INITIALIZED as NOT_INITIALIZED
 from .storage.state import READY as READY
@@ -51,6 +54,12 @@ _VALIDATION_LOGGER = logging.getLogger("splitio.client.input_validator")
 SDK_LANGUAGE_VERSION = f"python-{__version__}"
 _EXCEPTION_LABELS = frozenset((labels.EXCEPTION, "fallback - " + labels.EXCEPTION))
 
+
+
+TreatmentResult = tuple[str, str | None, str | None]  # treatment, config, label
+ManyResults = dict[str, tuple[str, str | None]]  # flag -> (treatment, config)
+OneCall = tuple[str, tuple[str, str | None], str, str | None, str]  # a checked single-flag call
+ManyCall = tuple[str, tuple[str, str | None], list[str], str | None, str]
 
 
 class EvaluationOptions(NamedTuple):
@@ -106,9 +115,20 @@ class EvaluationCore:
 
     def treatment(
         self, key: Any, flag_name: Any, attributes: Any, options: Any, method: str
-    ) -> tuple[str, str | None, str | None]:
+    ) -> TreatmentResult | Steps[TreatmentResult]:
         """``(treatment, config, label)`` for get_treatment / get_treatment_with_config (the
-        label is the evaluation's, whatever ``labelsEnabled`` says; None without one)."""
+        label is the evaluation's, whatever ``labelsEnabled`` says; None without one). Redis
+        mode's core returns the steps that produce it (see ``consumer``)."""
+        checked = self._check_one(key, flag_name, attributes, options, method)
+        if len(checked) == 3:
+            return checked
+        return self._evaluate_one(checked, attributes, self._state.snapshot)
+
+    def _check_one(
+        self, key: Any, flag_name: Any, attributes: Any, options: Any, method: str
+    ) -> TreatmentResult | OneCall:
+        """The final result when the call cannot evaluate (not ready, destroyed, bad input),
+        else what the evaluation needs: ``(status, keys, name, properties, method)``."""
         status = self._state.status
         if status is not READY and not self._usable(status):
             return (*self._fallback(flag_name), None)
@@ -126,15 +146,24 @@ class EvaluationCore:
         ):
             return (*self._fallback(name if name is not None else flag_name), None)
         properties = None if options is None else self._properties(options, method)
+        return status, keys, name, properties, method
+
+    def _evaluate_one(
+        self, call: OneCall, attributes: Any, data: EvaluationData | None
+    ) -> TreatmentResult:
+        """Evaluate a checked call on ``data`` (None: the data could not be read) and record."""
+        status, keys, name, properties, method = call
         if status is READY:
-            result = self._evaluator.evaluate(
-                keys[0], keys[1], name, attributes, self._state.snapshot
-            )
-            if not result.found:
-                _warn_missing(method, name)
-                return result.treatment, result.config, result.label
-            if result.change_number is None and result.label in _EXCEPTION_LABELS:
+            if data is None:
+                result = self._evaluator.failed(name, labels.EXCEPTION)
                 self._note((METHOD_CODES[method], EXCEPTION))
+            else:
+                result = self._evaluator.evaluate(keys[0], keys[1], name, attributes, data)
+                if not result.found:
+                    _warn_missing(method, name)
+                    return result.treatment, result.config, result.label
+                if result.change_number is None and result.label in _EXCEPTION_LABELS:
+                    self._note((METHOD_CODES[method], EXCEPTION))
         else:
             result = self._evaluator.failed(name, labels.NOT_READY)
         self._record(keys, name, result, attributes, properties)
@@ -144,7 +173,15 @@ class EvaluationCore:
 
     def treatments(
         self, key: Any, flag_names: Any, attributes: Any, options: Any, method: str
-    ) -> dict[str, tuple[str, str | None]]:
+    ) -> ManyResults | Steps[ManyResults]:
+        checked = self._check_many(key, flag_names, attributes, options, method)
+        if isinstance(checked, dict):
+            return checked
+        return self._evaluate_many(checked, attributes, self._state.snapshot)
+
+    def _check_many(
+        self, key: Any, flag_names: Any, attributes: Any, options: Any, method: str
+    ) -> ManyResults | ManyCall:
         status = self._state.status
         if status is not READY and not self._usable(status):
             return {n: self._fallback(n) for n in raw_flag_names(flag_names)}
@@ -152,20 +189,12 @@ class EvaluationCore:
         names = validate_flag_names(flag_names, method)
         if keys is None or names is None or not validate_attributes(attributes, method):
             return {n: self._fallback(n) for n in raw_flag_names(flag_names)}
-        return self._evaluate_many(
-            keys, names, attributes, self._properties(options, method), method, status
-        )
+        return status, keys, names, self._properties(options, method), method
 
     def treatments_by_flag_sets(
         self, key: Any, flag_sets: Any, attributes: Any, options: Any, method: str
-    ) -> dict[str, tuple[str, str | None]]:
-        if not isinstance(flag_sets, list):
-            _VALIDATION_LOGGER.warning(
-                "%s: flag sets parameter type should be list object, parameter is discarded",
-                method,
-            )
-            flag_sets = []
-        valid_sets = validate_flag_sets(flag_sets, method)
+    ) -> ManyResults | Steps[ManyResults]:
+        valid_sets = self._flag_sets_argument(flag_sets, method)
         snapshot = self._state.snapshot
         names: set[str] = set()
         for flag_set in valid_sets:
@@ -177,6 +206,26 @@ class EvaluationCore:
                 )
                 continue
             names |= members
+        checked = self._check_by_sets(key, sorted(names), attributes, options, method)
+        if isinstance(checked, dict):
+            return checked
+        return self._evaluate_many(checked, attributes, snapshot)
+
+    @staticmethod
+    def _flag_sets_argument(flag_sets: Any, method: str) -> list[str]:
+        if not isinstance(flag_sets, list):
+            _VALIDATION_LOGGER.warning(
+                "%s: flag sets parameter type should be list object, parameter is discarded",
+                method,
+            )
+            flag_sets = []
+        return validate_flag_sets(flag_sets, method)
+
+    def _check_by_sets(
+        self, key: Any, names: list[str], attributes: Any, options: Any, method: str,
+        keys: tuple[str, str | None] | bool | None = None,
+    ) -> ManyResults | ManyCall:
+        """``keys``: the key if the caller validated it already (False: found invalid)."""
         if not names:
             _VALIDATION_LOGGER.warning(
                 "%s: No valid Flag set or no feature flags found for evaluating treatments",
@@ -186,34 +235,32 @@ class EvaluationCore:
         status = self._state.status
         if status is not READY and not self._usable(status):
             return {n: self._fallback(n) for n in names}
-        keys = validate_key(key, method)
-        if keys is None or not validate_attributes(attributes, method):
+        if keys is None:
+            keys = validate_key(key, method)
+        if not isinstance(keys, tuple) or not validate_attributes(attributes, method):
             return {n: self._fallback(n) for n in names}
-        return self._evaluate_many(
-            keys, sorted(names), attributes, self._properties(options, method), method, status
-        )
+        return status, keys, names, self._properties(options, method), method
 
     def _evaluate_many(
-        self,
-        keys: tuple[str, str | None],
-        names: list[str],
-        attributes: dict[str, Any] | None,
-        properties: str | None,
-        method: str,
-        status: str,
-    ) -> dict[str, tuple[str, str | None]]:
-        if status is READY:
+        self, call: ManyCall, attributes: Any, data: EvaluationData | None
+    ) -> ManyResults:
+        """Evaluate a checked call on ``data`` (None: the data could not be read) and record."""
+        status, keys, names, properties, method = call
+        if status is READY and data is not None:
             evaluated = self._evaluator.evaluate_many(
-                keys[0], keys[1], names, attributes, self._state.snapshot
+                keys[0], keys[1], names, attributes, data
             )
             first = evaluated[0] if evaluated else None  # one failure fails them all
             if first is not None and first.change_number is None and (
                 first.label in _EXCEPTION_LABELS
             ):
                 self._note((METHOD_CODES[method], EXCEPTION))
+        elif status is READY:
+            evaluated = [self._evaluator.failed(name, labels.EXCEPTION) for name in names]
+            self._note((METHOD_CODES[method], EXCEPTION))
         else:
             evaluated = [self._evaluator.failed(name, labels.NOT_READY) for name in names]
-        results: dict[str, tuple[str, str | None]] = {}
+        results: ManyResults = {}
         for name, result in zip(names, evaluated, strict=True):
             results[name] = (result.treatment, result.config)
             if not result.found:
@@ -226,7 +273,22 @@ class EvaluationCore:
 
     def track(
         self, key: Any, traffic_type: Any, event_type: Any, value: Any, properties: Any
-    ) -> bool:
+    ) -> bool | Steps[bool]:
+        checked = self._check_track(key, traffic_type, event_type, value, properties)
+        if checked is None:
+            return False
+        if (
+            checked[0] is READY
+            and not self._state.localhost
+            and checked[1].traffic_type_name not in self._state.snapshot.traffic_types
+        ):
+            _warn_traffic_type(checked[1].traffic_type_name)
+        return self._queue_event(checked[1], checked[2])
+
+    def _check_track(
+        self, key: Any, traffic_type: Any, event_type: Any, value: Any, properties: Any
+    ) -> tuple[str, Event, int] | None:
+        """``(status, event, size)`` for a valid ``track`` call, else None (logged)."""
         status = self._state.status
         if status is NOT_INITIALIZED:
             _LOGGER.warning(
@@ -242,43 +304,35 @@ class EvaluationCore:
         else:
             traffic = _validate_traffic_type(traffic_type)
         if traffic is None:
-            return False
+            return None
         if status is DESTROYED:
             _LOGGER.error("Client has already been destroyed - no calls possible")
-            return False
+            return None
         if status is WAITING_FORK:
             _LOGGER.error("Client is not ready - no calls possible")
-            return False
+            return None
         if type(key) is str and 0 < len(key) <= MAX_KEY_LENGTH and not key.isspace():
             matching_key: str | None = key
         else:
             matching_key = validate_track_key(key)
         if matching_key is None:
-            return False
+            return None
         if type(event_type) is not str or event_type not in self._event_types:
             if not _valid_event_type(event_type):
-                return False
+                return None
             if len(self._event_types) < KNOWN_EVENT_TYPES:
                 self._event_types.add(event_type)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             _VALIDATION_LOGGER.error("track: value must be a number.")
-            return False
+            return None
         valid, cleaned, size = validate_properties(properties, "track")
         if not valid:
-            return False
-        if (
-            status is READY
-            and not self._state.localhost
-            and traffic not in self._state.snapshot.traffic_types
-        ):
-            _VALIDATION_LOGGER.warning(
-                "track: Traffic Type %s does not have any corresponding Feature flags in this "
-                "environment, make sure you're tracking your events to a valid traffic type "
-                "defined in the Split user interface.", traffic,
-            )
-        event = _new_event(Event, (
+            return None
+        return status, _new_event(Event, (
             matching_key, traffic, event_type, value, int(time.time() * 1000), cleaned, size
-        ))
+        )), size
+
+    def _queue_event(self, event: Event, size: int) -> bool:
         if not self._events.append(event, size):
             if self._events.dropped == 1:
                 _LOGGER.warning(
@@ -402,7 +456,7 @@ class MeasuredEvaluationCore(EvaluationCore):
 
     def treatment(
         self, key: Any, flag_name: Any, attributes: Any, options: Any, method: str
-    ) -> tuple[str, str | None, str | None]:
+    ) -> TreatmentResult | Steps[TreatmentResult]:
         started = perf_counter_ns()
         result = EvaluationCore.treatment(self, key, flag_name, attributes, options, method)
         if self._state.status not in _UNMEASURED:
@@ -411,7 +465,7 @@ class MeasuredEvaluationCore(EvaluationCore):
 
     def treatments(
         self, key: Any, flag_names: Any, attributes: Any, options: Any, method: str
-    ) -> dict[str, tuple[str, str | None]]:
+    ) -> ManyResults | Steps[ManyResults]:
         started = perf_counter_ns()
         result = EvaluationCore.treatments(self, key, flag_names, attributes, options, method)
         if self._state.status not in _UNMEASURED:
@@ -420,7 +474,7 @@ class MeasuredEvaluationCore(EvaluationCore):
 
     def treatments_by_flag_sets(
         self, key: Any, flag_sets: Any, attributes: Any, options: Any, method: str
-    ) -> dict[str, tuple[str, str | None]]:
+    ) -> ManyResults | Steps[ManyResults]:
         started = perf_counter_ns()
         result = EvaluationCore.treatments_by_flag_sets(
             self, key, flag_sets, attributes, options, method
@@ -431,7 +485,7 @@ class MeasuredEvaluationCore(EvaluationCore):
 
     def track(
         self, key: Any, traffic_type: Any, event_type: Any, value: Any, properties: Any
-    ) -> bool:
+    ) -> bool | Steps[bool]:
         started = perf_counter_ns()
         result = EvaluationCore.track(self, key, traffic_type, event_type, value, properties)
         if self._state.status not in _UNMEASURED:
@@ -458,6 +512,14 @@ def _warn_missing(method: str, name: str) -> None:
     _LOGGER.warning(
         '%s: you passed "%s" that does not exist in this environment, please double check what '
         "Feature flags exist in the Split user interface.", method, name,
+    )
+
+
+def _warn_traffic_type(traffic_type: str) -> None:
+    _VALIDATION_LOGGER.warning(
+        "track: Traffic Type %s does not have any corresponding Feature flags in this "
+        "environment, make sure you're tracking your events to a valid traffic type "
+        "defined in the Split user interface.", traffic_type,
     )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from .models.splits import Split
+from .steps import Steps, is_steps
 from .storage import state as states
 from .storage.state import FactoryState
 from .validation import validate_flag_name
@@ -69,47 +71,55 @@ class ManagerCore:
             )
         return True
 
-    def split_names(self) -> list[str]:
+    def split_names(self) -> list[str] | Steps[list[str]]:
         if not self._usable("split_names"):
             return []
         return list(self._state.snapshot.flags)
 
-    def splits(self) -> list[SplitView]:
+    def splits(self) -> list[SplitView] | Steps[list[SplitView]]:
         if not self._usable("splits"):
             return []
         return [split_view(s) for s in self._state.snapshot.flags.values()]
 
-    def split(self, feature_flag_name: Any) -> SplitView | None:
+    def split(self, feature_flag_name: Any) -> SplitView | Steps[SplitView | None] | None:
         if not self._usable("split"):
             return None
         name = validate_flag_name(feature_flag_name, "split")
         if name is None:
             return None
-        found = self._state.snapshot.flags.get(feature_flag_name)
+        return self._view_of(self._state.snapshot.flags.get(feature_flag_name), name)
+
+    def _view_of(self, found: Split | None, name: str) -> SplitView | None:
         if found is None:
             if self._state.status is states.READY:
                 _LOGGER.warning(
                     'split: you passed "%s" that does not exist in this environment, please '
-                    "double check what Feature flags exist in the Split user interface.",
-                    feature_flag_name,
+                    "double check what Feature flags exist in the Split user interface.", name,
                 )
             return None
         return split_view(found)
 
 
 class Manager:
-    """Async manager (coroutines, for API compatibility with the official async SDK)."""
+    """Async manager (coroutines, for API compatibility with the official async SDK). In Redis
+    consumer mode the core returns steps, which the factory runs against Redis."""
 
-    __slots__ = ("_core",)
+    __slots__ = ("_core", "_run")
 
-    def __init__(self, state: FactoryState) -> None:
-        self._core = ManagerCore(state)
+    def __init__(
+        self, core: ManagerCore, run_steps: Callable[[Steps[Any]], Awaitable[Any]]
+    ) -> None:
+        self._core = core
+        self._run = run_steps
 
     async def split_names(self) -> list[str]:
-        return self._core.split_names()
+        result = self._core.split_names()
+        return await self._run(result) if is_steps(result) else result
 
     async def splits(self) -> list[SplitView]:
-        return self._core.splits()
+        result = self._core.splits()
+        return await self._run(result) if is_steps(result) else result
 
     async def split(self, feature_flag_name: Any) -> SplitView | None:
-        return self._core.split(feature_flag_name)
+        result = self._core.split(feature_flag_name)
+        return await self._run(result) if is_steps(result) else result

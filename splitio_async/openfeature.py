@@ -34,6 +34,7 @@ from .factory import SplitFactory
 from .key import Key
 from .models import labels
 from .sdk_events import EventsMetadata, SdkEvent
+from .steps import is_steps
 
 if TYPE_CHECKING:
     from splitio_sync_shim.factory import SyncSplitFactory
@@ -126,9 +127,11 @@ class SplitProvider(AbstractProvider):
             dict(tracking_event_details.attributes) if tracking_event_details is not None
             else None
         )
-        self._factory.core.track(
+        result = self._factory.core.track(
             context.targeting_key, traffic_type, tracking_event_name, value, properties or None
         )
+        if is_steps(result):
+            self._factory.run_steps_blocking(result)
 
     # ------------------------------------------------------------------ sync resolution
 
@@ -214,9 +217,10 @@ class SplitProvider(AbstractProvider):
         if key is None:
             return _error(default, ErrorCode.TARGETING_KEY_MISSING, "no targeting key")
         attributes = _attributes(context)
-        treatment, config, label = self._factory.core.treatment(
-            key, flag_key, attributes, None, _METHOD
-        )
+        result = self._factory.core.treatment(key, flag_key, attributes, None, _METHOD)
+        if is_steps(result):  # Redis consumer mode: a blocking read, as the sync API implies
+            result = self._factory.run_steps_blocking(result)
+        treatment, config, label = result
         return self._details(flag_key, default, treatment, config, label, from_treatment,
                              from_config)
 
@@ -231,7 +235,10 @@ class SplitProvider(AbstractProvider):
             return _error(default, ErrorCode.TARGETING_KEY_MISSING, "no targeting key")
         attributes = _attributes(context)
         core = self._factory.core
-        treatment, config, label = core.treatment(key, flag_key, attributes, None, _METHOD)
+        result = core.treatment(key, flag_key, attributes, None, _METHOD)
+        if is_steps(result):
+            result = await self._factory.run_steps(result)
+        treatment, config, label = result
         if core.backlogged():  # as the async client does: let the recorders keep up
             await checkpoint()
         return self._details(flag_key, default, treatment, config, label, from_treatment,

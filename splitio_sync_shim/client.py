@@ -6,15 +6,27 @@ except ``on`` (subscriptions belong to the loop) and ``destroy``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from splitio_async.lowlevel import EvaluationCore
+from splitio_async.lowlevel import EvaluationCore, Steps, is_steps
 
 if TYPE_CHECKING:
     from .factory import SyncSplitFactory
 
 Treatments = dict[str, str]
 TreatmentsWithConfig = dict[str, tuple[str, str | None]]
+
+
+R = TypeVar("R")
+
+
+def settle(result: R | Steps[R], factory: SyncSplitFactory) -> R:
+    """The call's result; in Redis consumer mode, its steps run here, in the caller's thread,
+    on the factory's blocking Redis client (no hop to the portal thread)."""
+    if is_steps(result):
+        settled: R = factory.run_steps(result)
+        return settled
+    return result
 
 
 def _treatments(results: dict[str, tuple[str, str | None]]) -> Treatments:
@@ -45,69 +57,71 @@ class Client:
         self, key: Any, feature_flag_name: Any, attributes: Any = None,
         evaluation_options: Any = None,
     ) -> str:
-        return self._core.treatment(
+        return settle(self._core.treatment(
             key, feature_flag_name, attributes, evaluation_options, "get_treatment"
-        )[0]
+        ), self._factory)[0]
 
     def get_treatment_with_config(
         self, key: Any, feature_flag_name: Any, attributes: Any = None,
         evaluation_options: Any = None,
     ) -> tuple[str, str | None]:
-        return self._core.treatment(
+        return settle(self._core.treatment(
             key, feature_flag_name, attributes, evaluation_options, "get_treatment_with_config"
-        )[:2]
+        ), self._factory)[:2]
 
     def get_treatments(
         self, key: Any, feature_flag_names: Any, attributes: Any = None,
         evaluation_options: Any = None,
     ) -> Treatments:
-        return _treatments(self._core.treatments(
+        return _treatments(settle(self._core.treatments(
             key, feature_flag_names, attributes, evaluation_options, "get_treatments"
-        ))
+        ), self._factory))
 
     def get_treatments_with_config(
         self, key: Any, feature_flag_names: Any, attributes: Any = None,
         evaluation_options: Any = None,
     ) -> TreatmentsWithConfig:
-        return self._core.treatments(
+        return settle(self._core.treatments(
             key, feature_flag_names, attributes, evaluation_options, "get_treatments_with_config"
-        )
+        ), self._factory)
 
     def get_treatments_by_flag_set(
         self, key: Any, flag_set: Any, attributes: Any = None, evaluation_options: Any = None,
     ) -> Treatments:
-        return _treatments(self._core.treatments_by_flag_sets(
+        return _treatments(settle(self._core.treatments_by_flag_sets(
             key, [flag_set], attributes, evaluation_options, "get_treatments_by_flag_set"
-        ))
+        ), self._factory))
 
     def get_treatments_by_flag_sets(
         self, key: Any, flag_sets: Any, attributes: Any = None, evaluation_options: Any = None,
     ) -> Treatments:
-        return _treatments(self._core.treatments_by_flag_sets(
+        return _treatments(settle(self._core.treatments_by_flag_sets(
             key, flag_sets, attributes, evaluation_options, "get_treatments_by_flag_sets"
-        ))
+        ), self._factory))
 
     def get_treatments_with_config_by_flag_set(
         self, key: Any, flag_set: Any, attributes: Any = None, evaluation_options: Any = None,
     ) -> TreatmentsWithConfig:
-        return self._core.treatments_by_flag_sets(
+        return settle(self._core.treatments_by_flag_sets(
             key, [flag_set], attributes, evaluation_options,
             "get_treatments_with_config_by_flag_set",
-        )
+        ), self._factory)
 
     def get_treatments_with_config_by_flag_sets(
         self, key: Any, flag_sets: Any, attributes: Any = None, evaluation_options: Any = None,
     ) -> TreatmentsWithConfig:
-        return self._core.treatments_by_flag_sets(
+        return settle(self._core.treatments_by_flag_sets(
             key, flag_sets, attributes, evaluation_options,
             "get_treatments_with_config_by_flag_sets",
-        )
+        ), self._factory)
 
     def track(
         self, key: Any, traffic_type: Any, event_type: Any, value: Any = None,
         properties: Any = None,
     ) -> bool:
-        return self._core.track(key, traffic_type, event_type, value, properties)
+        return settle(
+            self._core.track(key, traffic_type, event_type, value, properties), self._factory
+        )
 
     def on(self, sdk_event: Any, callback: Any) -> None:
         """Subscribe to SDK_READY / SDK_UPDATE; sync callbacks run in a worker thread."""

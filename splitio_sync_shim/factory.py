@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 
 from splitio_async import FactoryStatus, SplitFactory, get_factory_async
-from splitio_async.lowlevel import DESTROYED, SEED_SNAPSHOT, WAITING_FORK, ManagerCore
+from splitio_async.lowlevel import DESTROYED, SEED_SNAPSHOT, WAITING_FORK, ManagerCore, Steps
 
 from ._portal import PortalThread
 from .client import Client
@@ -98,7 +98,12 @@ class SyncSplitFactory:
         return Manager(self)
 
     def manager_core(self) -> ManagerCore:
-        return ManagerCore(self._factory.state)
+        return self._factory.manager_core()
+
+    def run_steps(self, steps: Steps[Any]) -> Any:
+        """Redis consumer mode: run a call's steps right here, in the caller's thread, on the
+        blocking Redis client (the portal thread is not involved)."""
+        return self._factory.run_steps_blocking(steps)
 
     def block_until_ready(self, timeout: float | None = None) -> None:
         """Block until ready; raises TimeoutException after ``timeout`` seconds. Returns at once

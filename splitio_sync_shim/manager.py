@@ -1,4 +1,4 @@
-"""The blocking manager: reads the snapshot in the caller's thread."""
+"""The blocking manager: reads the snapshot (or Redis) in the caller's thread."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from splitio_async import SplitView
 from splitio_async.lowlevel import ManagerCore
+
+from .client import settle
 
 if TYPE_CHECKING:
     from .factory import SyncSplitFactory
@@ -23,10 +25,10 @@ class Manager:
         return self._factory.manager_core()
 
     def split_names(self) -> list[str]:
-        return self._core.split_names()
+        return settle(self._core.split_names(), self._factory)
 
     def splits(self) -> list[SplitView]:
-        return self._core.splits()
+        return settle(self._core.splits(), self._factory)
 
     def split(self, feature_flag_name: Any) -> SplitView | None:
-        return self._core.split(feature_flag_name)
+        return settle(self._core.split(feature_flag_name), self._factory)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ..engine.impressions import ImpressionsStrategy
 from ..models.events import Event
 from ..models.impressions import Impression
-from ..transport.http import SplitAPI
 
 COUNTS_PERIOD = 1800.0  # impression counts (official)
 UNIQUE_KEYS_PERIOD = 900.0  # unique keys (official)
@@ -59,11 +58,21 @@ def unique_keys_bodies(keys: dict[str, set[str]]) -> list[dict[str, Any]]:
     return bodies
 
 
+class CountsDestination(Protocol):
+    """Split's API, or Redis (``redis_sink.RedisSink``) in consumer mode."""
+
+    async def post_impression_counts(self, body: dict[str, Any], mode: str) -> None: ...
+
+    async def post_unique_keys(self, body: dict[str, Any]) -> None: ...
+
+
 class ImpressionCounters:
     """Sends what the impressions mode only counted: counts every 30 min, unique keys every
     15 min or past 30,000 pairs, both at shutdown. A failed send is merged back and retried."""
 
-    def __init__(self, api: SplitAPI, strategy: ImpressionsStrategy, mode: str) -> None:
+    def __init__(
+        self, api: CountsDestination, strategy: ImpressionsStrategy, mode: str
+    ) -> None:
         self._api = api
         self._strategy = strategy
         self._mode = mode

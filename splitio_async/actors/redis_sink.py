@@ -1,0 +1,178 @@
+"""Where Redis consumer mode's records go: the lists and hashes the Split Synchronizer drains, in
+its exact value formats (spec: storage-redis.md §4.2), written in bulk by the recorder actors.
+
+The official SDK writes each evaluation's impressions and latency in a pipeline on the caller's
+path; we write what the recorders drained in one pipeline per bulk (same keys, same values, same
+TTL rule), so an evaluation never waits for a write. Telemetry latencies and exceptions are
+summed in process and written with ``HINCRBY`` by their totals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from ..models.events import Event
+from ..models.impressions import Impression
+from ..models.telemetry import EXCEPTION, METHOD_CODES, NOT_READY, CallRecord, bucket_index
+from ..steps import Batch
+from ..storage.redis_keys import IMPRESSIONS_TTL, RedisKeys
+from ..transport.metadata import SdkMetadata
+from .intake import Intake
+from .waker import Waker
+
+_LOGGER = logging.getLogger("splitio.storage.redis")
+
+Execute = Callable[[Batch], Awaitable[list[Any]]]
+TELEMETRY_PERIOD = 60.0  # seconds between latency/exception writes (and at shutdown)
+_METHOD_NAMES = {code: name.removeprefix("get_") for name, code in METHOD_CODES.items()}
+
+
+class RedisSink:
+    """Writes impressions, events, impression counts and unique keys; raises when Redis fails
+    (the recorder keeps the bulk and retries)."""
+
+    def __init__(self, execute: Execute, keys: RedisKeys, metadata: SdkMetadata) -> None:
+        self._execute = execute
+        self._keys = keys
+        self._meta = {"s": metadata.version, "n": metadata.machine_name,
+                      "i": metadata.machine_ip}
+        self._field_prefix = (
+            f"{metadata.version}/{metadata.machine_name}/{metadata.machine_ip}"
+        )
+
+    async def send_impressions(self, bulk: Sequence[Impression]) -> None:
+        meta = self._meta
+        values = [json.dumps({"m": meta, "i": {
+            "k": imp.matching_key, "b": imp.bucketing_key, "f": imp.feature_name,
+            "t": imp.treatment, "r": imp.label, "c": imp.change_number, "m": imp.time,
+            "properties": imp.properties,
+        }}) for imp in bulk]
+        await self._push(self._keys.impressions, values)
+
+    async def send_events(self, bulk: Sequence[Event]) -> None:
+        meta = self._meta
+        values = [json.dumps({"e": {
+            "key": e.key, "trafficTypeName": e.traffic_type_name, "eventTypeId": e.event_type_id,
+            "value": e.value, "timestamp": e.timestamp, "properties": e.properties,
+        }, "m": meta}) for e in bulk]
+        await self._push(self._keys.events, values)
+
+    async def post_impression_counts(self, body: dict[str, Any], mode: str) -> None:
+        """``ImpressionCounters``' destination: ``HINCRBY "<flag>::<timeframe>"`` per count."""
+        counts = body["pf"]
+        if not counts:
+            return
+        key = self._keys.impressions_count
+        replies = await self._execute(
+            [("hincrby", key, f"{c['f']}::{c['m']}", c["rc"]) for c in counts]
+        )
+        if sum(int(r) for r in replies) == sum(c["rc"] for c in counts):
+            await self._execute([("expire", key, IMPRESSIONS_TTL)])
+
+    async def post_unique_keys(self, body: dict[str, Any]) -> None:
+        """One JSON ``{"f", "ks"}`` per flag, pushed to the unique-keys list."""
+        values = [json.dumps({"f": entry["f"], "ks": entry["ks"]}) for entry in body["keys"]]
+        if values:
+            await self._push(self._keys.unique_keys, values)
+
+    async def write_init(self, active: int, redundant: int) -> None:
+        """The config record the Synchronizer reads once per SDK instance."""
+        await self._execute([(
+            "hset", self._keys.telemetry_init, self._field_prefix,
+            json.dumps({"aF": active, "rF": redundant, "sT": "redis", "oM": 1, "t": []}),
+        )])
+
+    async def write_telemetry(
+        self, latencies: Counter[tuple[str, int]], exceptions: Counter[str]
+    ) -> None:
+        prefix = self._field_prefix
+        batch: Batch = [
+            ("hincrby", self._keys.telemetry_latencies,
+             f"{prefix}/{_METHOD_NAMES[code]}/{bucket}", count)
+            for (code, bucket), count in sorted(latencies.items())
+        ]
+        exception_fields = sorted(exceptions.items())
+        batch.extend(
+            ("hincrby", self._keys.telemetry_exceptions, f"{prefix}/{_METHOD_NAMES[code]}", n)
+            for code, n in exception_fields
+        )
+        if not batch:
+            return
+        replies = await self._execute(batch)
+        # TTL on hashes this write created (the official SDK's intent; spec §4.2)
+        created = {
+            key for (_, key, _, count), reply in zip(batch, replies, strict=True)
+            if int(reply) == count
+        }
+        if created:
+            await self._execute([("expire", key, IMPRESSIONS_TTL) for key in sorted(created)])
+
+    async def _push(self, key: str, values: list[str]) -> None:
+        if not values:
+            return
+        replies = await self._execute([("rpush", key, *values)])
+        if int(replies[0]) == len(values):  # this push created the list
+            await self._execute([("expire", key, IMPRESSIONS_TTL)])
+
+
+class RedisTelemetry:
+    """Sums the hot path's latency records (µs, bucketed once) and failed evaluations, and
+    writes the totals every ``TELEMETRY_PERIOD`` seconds and at shutdown."""
+
+    def __init__(self, sink: RedisSink, calls: Intake[CallRecord],
+                 period: float = TELEMETRY_PERIOD) -> None:
+        self._sink = sink
+        self._calls = calls
+        self._period = period
+        self._latencies: Counter[tuple[str, int]] = Counter()
+        self._exceptions: Counter[str] = Counter()
+        self.written = 0
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        waker = Waker()
+        self._calls.set_waker(waker)
+        task_status.started()
+        due = time.monotonic() + self._period
+        try:
+            while True:
+                with anyio.move_on_after(max(0.0, due - time.monotonic())):
+                    await waker.wait()
+                self._take()
+                if time.monotonic() >= due:
+                    await self.flush()
+                    due = time.monotonic() + self._period
+        finally:
+            self._calls.set_waker(None)
+
+    def _take(self) -> None:
+        for code, latency in self._calls.drain():
+            if code == NOT_READY:
+                continue
+            if latency == EXCEPTION:
+                self._exceptions[code] += 1
+            else:
+                self._latencies[(code, bucket_index(latency))] += 1
+
+    async def flush(self) -> None:
+        """Write what was summed; kept for the next flush if Redis fails."""
+        self._take()
+        latencies, exceptions = self._latencies, self._exceptions
+        if not latencies and not exceptions:
+            return
+        self._latencies, self._exceptions = Counter(), Counter()
+        try:
+            await self._sink.write_telemetry(latencies, exceptions)
+        except Exception as exc:
+            _LOGGER.debug("writing telemetry to Redis failed (%r); kept for the next write", exc)
+            self._latencies.update(latencies)
+            self._exceptions.update(exceptions)
+            return
+        self.written += sum(latencies.values()) + sum(exceptions.values())
