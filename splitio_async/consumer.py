@@ -24,12 +24,15 @@ from .lowlevel import (
     _UNMEASURED,
     READY,
     EvaluationCore,
+    ManyCall,
     ManyResults,
     MeasuredEvaluationCore,
+    OneCall,
     TreatmentResult,
     _warn_traffic_type,
 )
 from .manager import ManagerCore, SplitView, split_view
+from .models.events import Event
 from .models.telemetry import METHOD_CODES, CallRecord
 from .steps import Steps
 from .storage.redis_view import Gathered, RedisView
@@ -86,44 +89,68 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
 
     def treatment(
         self, key: Any, flag_name: Any, attributes: Any, options: Any, method: str
-    ) -> Steps[TreatmentResult]:
+    ) -> TreatmentResult | Steps[TreatmentResult]:
+        """The result at once when the call needs no read (cached data, bad input, not
+        ready); else the steps that read Redis first."""
         started = perf_counter_ns()
         checked = self._check_one(key, flag_name, attributes, options, method)
         if len(checked) == 3:
             self._measure(METHOD_CODES[method], started)
             return checked
-        data: Gathered | None = None
+        data = None
         if checked[0] is READY:
-            try:
-                data, _ = yield from self.view.gather((checked[2],), checked[1][0])
-            except Exception as exc:
-                self.problems.failed(exc)
-            else:
-                if self.problems.current is not None:
-                    self.problems.recovered()
+            data = self.view.cached((checked[2],), checked[1][0])
+            if data is None:
+                return self._treatment_steps(checked, attributes, started)
         result = self._evaluate_one(checked, attributes, data)
         self._measure(METHOD_CODES[method], started)
         return result
 
+    def _treatment_steps(
+        self, checked: OneCall, attributes: Any, started: int
+    ) -> Steps[TreatmentResult]:
+        data: Gathered | None = None
+        try:
+            data, _ = yield from self.view.gather((checked[2],), checked[1][0])
+        except Exception as exc:
+            self.problems.failed(exc)
+        else:
+            if self.problems.current is not None:
+                self.problems.recovered()
+        result = self._evaluate_one(checked, attributes, data)
+        self._measure(METHOD_CODES[checked[4]], started)
+        return result
+
     def treatments(
         self, key: Any, flag_names: Any, attributes: Any, options: Any, method: str
-    ) -> Steps[ManyResults]:
+    ) -> ManyResults | Steps[ManyResults]:
         started = perf_counter_ns()
         checked = self._check_many(key, flag_names, attributes, options, method)
         if isinstance(checked, dict):
             self._measure(METHOD_CODES[method], started)
             return checked
-        data: Gathered | None = None
+        data = None
         if checked[0] is READY:
-            try:
-                data, _ = yield from self.view.gather(tuple(checked[2]), checked[1][0])
-            except Exception as exc:
-                self.problems.failed(exc)
-            else:
-                if self.problems.current is not None:
-                    self.problems.recovered()
+            data = self.view.cached(tuple(checked[2]), checked[1][0])
+            if data is None:
+                return self._treatments_steps(checked, attributes, started)
         result = self._evaluate_many(checked, attributes, data)
         self._measure(METHOD_CODES[method], started)
+        return result
+
+    def _treatments_steps(
+        self, checked: ManyCall, attributes: Any, started: int
+    ) -> Steps[ManyResults]:
+        data: Gathered | None = None
+        try:
+            data, _ = yield from self.view.gather(tuple(checked[2]), checked[1][0])
+        except Exception as exc:
+            self.problems.failed(exc)
+        else:
+            if self.problems.current is not None:
+                self.problems.recovered()
+        result = self._evaluate_many(checked, attributes, data)
+        self._measure(METHOD_CODES[checked[4]], started)
         return result
 
     def treatments_by_flag_sets(
@@ -163,7 +190,7 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
 
     def track(
         self, key: Any, traffic_type: Any, event_type: Any, value: Any, properties: Any
-    ) -> Steps[bool]:
+    ) -> bool | Steps[bool]:
         """Validated and queued as in the other modes; the traffic-type check (a warning only)
         reads Redis unless the local cache knows the answer."""
         started = perf_counter_ns()
@@ -172,15 +199,24 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
             self._measure(_TRACK, started)
             return False
         if checked[0] is READY:
-            traffic = checked[1].traffic_type_name
-            try:
-                exists = yield from self.view.traffic_type_exists(traffic)
-            except Exception as exc:
-                self.problems.failed(exc)
-            else:
-                if not exists:
-                    _warn_traffic_type(traffic)
+            exists = self.view.cached_traffic_type(checked[1].traffic_type_name)
+            if exists is None:
+                return self._track_steps(checked[1], checked[2], started)
+            if not exists:
+                _warn_traffic_type(checked[1].traffic_type_name)
         queued = self._queue_event(checked[1], checked[2])
+        self._measure(_TRACK, started)
+        return queued
+
+    def _track_steps(self, event: Event, size: int, started: int) -> Steps[bool]:
+        try:
+            exists = yield from self.view.traffic_type_exists(event.traffic_type_name)
+        except Exception as exc:
+            self.problems.failed(exc)
+        else:
+            if not exists:
+                _warn_traffic_type(event.traffic_type_name)
+        queued = self._queue_event(event, size)
         self._measure(_TRACK, started)
         return queued
 

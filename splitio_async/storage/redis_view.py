@@ -81,6 +81,10 @@ class RedisView:
         self._traffic_types: dict[str, tuple[float, bool]] = {}
         self._closures: dict[tuple[str, ...], tuple[int, tuple[str, ...], tuple[str, ...],
                                                       tuple[str, ...]]] = {}
+        # what repeated calls for the same flags need, while it is all cached: (generation,
+        # good until, segments, the data itself when it does not depend on the key)
+        self._memos: dict[tuple[str, ...], tuple[int, float, tuple[str, ...],
+                                                  Gathered | None]] = {}
         self._generation = 0  # bumped whenever a definition changes
         self._evict_lock = threading.Lock()
 
@@ -89,6 +93,44 @@ class RedisView:
         return self._ttl > 0
 
     # ------------------------------------------------------------------ evaluation data
+
+    def cached(self, names: tuple[str, ...], matching_key: str) -> Gathered | None:
+        """The data to evaluate ``names`` for ``matching_key`` when the local cache holds all
+        of it (no I/O, no generator: the hot path of a cached call); None otherwise."""
+        memo = self._memos.get(names)
+        if memo is None or memo[0] != self._generation:
+            return None
+        now = self._clock()
+        if now >= memo[1]:
+            return None
+        if memo[3] is not None:
+            return memo[3]
+        members: dict[str, bool] = {}
+        ttl = self._ttl
+        for segment in memo[2]:
+            entry = self._members.get((segment, matching_key))
+            if entry is None or now - entry[0] >= ttl:
+                return None
+            members[segment] = entry[1]
+        return Gathered(self.flags, self.rule_based_segments, members)
+
+    def _memorize(
+        self, names: tuple[str, ...], generation: int,
+        closure: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]],
+    ) -> None:
+        """Remember, for ``cached``, until when the definitions ``names`` need stay fresh."""
+        reads = [self._flag_reads.get(n) for n in closure[0]]
+        reads += [self._rbs_reads.get(n) for n in closure[1]]
+        times = [read[0] for read in reads if read is not None]
+        if len(times) != len(reads) or not times:
+            return
+        if len(self._memos) >= CLOSURES_CACHED:
+            self._memos.clear()
+        segments = closure[2]
+        self._memos[names] = (
+            generation, min(times) + self._ttl, segments,
+            None if segments else Gathered(self.flags, self.rule_based_segments, {}),
+        )
 
     def gather(
         self, names: Sequence[str], matching_key: str | None, flag_sets: Sequence[str] = ()
@@ -115,6 +157,7 @@ class RedisView:
                         known = cached[1] if cached is not None else frozenset()
                     found |= known
                 roots.extend(sorted(found - set(names)))
+            generation = self._generation
             flags, rbs, segments = self._closure(tuple(roots))
             batch: Batch = []
             want_sets = [s for s in flag_sets if s not in read_sets and not fresh(
@@ -134,6 +177,8 @@ class RedisView:
                 else:
                     want_segments.append(segment)
             if not (want_sets or want_flags or want_rbs or want_segments):
+                if self._ttl and not flag_sets:
+                    self._memorize(tuple(names), generation, (flags, rbs, segments))
                 if flag_sets:
                     for name in flag_sets:
                         if name not in read_sets:
@@ -252,6 +297,13 @@ class RedisView:
                     pass  # another thread changed it meanwhile; the next insert evicts
 
     # ------------------------------------------------------------------ other reads
+
+    def cached_traffic_type(self, name: str) -> bool | None:
+        """Whether some flag uses traffic type ``name``, if the local cache knows."""
+        cached = self._traffic_types.get(name)
+        if cached is not None and self._clock() - cached[0] < self._ttl:
+            return cached[1]
+        return None
 
     def traffic_type_exists(self, name: str) -> Steps[bool]:
         """Whether some flag uses traffic type ``name`` (``track``'s check)."""
