@@ -1,7 +1,10 @@
-"""``python -m splitio_async``: evaluate, explain and dump flags from a file or from Split's API.
+"""``python -m splitio_async``: evaluate, explain and dump flags from a file, from Split's API or
+from the Split Synchronizer's Redis cache.
 
 The command starts a factory (localhost mode for ``--file``, standalone polling mode for
-``--sdk-key``), waits until it is ready, takes its immutable snapshot and closes it; evaluating,
+``--sdk-key``), waits until it is ready, takes its immutable snapshot and closes it; for
+``--redis`` it reads the cache once (every flag and rule-based segment, and the segments they
+reference) into a snapshot of the same kind, with the SDK's key layout. Evaluating,
 explaining and dumping then run on that snapshot with the SDK's own evaluator, so no impression
 is recorded or sent. User errors give one line on stderr and a non-zero exit code, never a
 traceback: 2 for bad usage (unknown flag, malformed ``--attr``), 1 for a source that cannot be
@@ -25,7 +28,11 @@ from .engine.evaluator import Evaluator
 from .engine.explain import explain
 from .errors import SplitError, TimeoutException
 from .factory import open_factory
-from .storage.snapshot import Snapshot
+from .steps import drive_sync
+from .storage.redis_keys import RedisKeys
+from .storage.redis_view import RedisView
+from .storage.snapshot import FlagChanges, Snapshot, apply_flag_changes, apply_segment_change
+from .transport.redis_connection import run_blocking
 
 USAGE_ERROR = 2
 SOURCE_ERROR = 1
@@ -37,13 +44,15 @@ sources:
                     DIR holding <segment>.json files) or legacy "name treatment" file
   --sdk-key KEY     standalone mode: polls Split's API (or a Split Proxy with --sdk-url ...),
                     streaming off
-  Redis (consumer mode) is not available yet.
+  --redis URL       consumer mode: the Split Synchronizer's cache, e.g. redis://127.0.0.1:6379/0
+                    (with --redis-prefix P when the Synchronizer uses a key prefix)
 
 examples:
   python -m splitio_async evaluate new_checkout --key alice --file examples/flags.yaml
   python -m splitio_async explain new_checkout --key alice --attr plan=premium --attr age=30 \\
       --file flags.json --segments segments/
   python -m splitio_async dump --sdk-key $SPLIT_SDK_KEY --json
+  python -m splitio_async evaluate new_checkout --key alice --redis redis://127.0.0.1:6379/0
 """
 
 
@@ -57,10 +66,14 @@ class CliError(Exception):
 
 def _source_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("source (one of --file, --sdk-key)")
+    group = parent.add_argument_group("source (one of --file, --sdk-key, --redis)")
     choice = group.add_mutually_exclusive_group(required=True)
     choice.add_argument("--file", metavar="PATH", help="localhost mode: a flags file")
     choice.add_argument("--sdk-key", metavar="KEY", help="standalone mode: a server-side SDK key")
+    choice.add_argument("--redis", metavar="URL",
+                        help="consumer mode: the Synchronizer's Redis (redis:// or rediss://)")
+    group.add_argument("--redis-prefix", metavar="PREFIX",
+                       help="the key prefix the Synchronizer uses (its redisPrefix)")
     group.add_argument("--segments", metavar="DIR",
                        help="localhost JSON: the directory of <segment>.json files")
     group.add_argument("--sdk-url", metavar="URL", help="SDK API base URL (Split Proxy, tests)")
@@ -154,6 +167,9 @@ def _check_key(option: str, key: str | None) -> None:
 
 async def _load(args: argparse.Namespace) -> Snapshot:
     """Start a factory on the chosen source, wait until it is ready and return its snapshot."""
+    if args.redis is not None:
+        return await anyio.to_thread.run_sync(_redis_snapshot, args.redis, args.redis_prefix,
+                                              args.timeout)
     config: dict[str, Any] = {"destroyTimeout": 1, "impressionsMode": "none"}
     urls: dict[str, str | None] = {}
     if args.file is not None:
@@ -178,6 +194,42 @@ async def _load(args: argparse.Namespace) -> Snapshot:
                 f"{where}{detail}"
             ) from None
         return factory.state.snapshot
+
+
+def _redis_snapshot(url: str, prefix: str | None, timeout: float) -> Snapshot:
+    """Everything the cache holds for evaluation, read once with the blocking client."""
+    import redis  # noqa: PLC0415 - only this source needs it
+
+    keys = RedisKeys(prefix)
+    try:
+        client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=timeout,
+                                      socket_connect_timeout=timeout)
+    except ValueError as exc:
+        raise CliError(f"--redis: {exc}", USAGE_ERROR) from None
+    try:
+        with client:
+            view = RedisView(keys, None)
+            drive_sync(view.warm_up(), lambda batch: run_blocking(client, batch))
+            snapshot, _ = apply_flag_changes(Snapshot(), FlagChanges(
+                flags=tuple(view.flags.values()),
+                rule_based_segments=tuple(view.rule_based_segments.values()),
+                flags_till=_int(client.get(keys.splits_till)),
+                rule_based_segments_till=_int(client.get(keys.prefix + "SPLITIO.rbsegments.till")),
+            ))
+            for name in sorted(snapshot.referenced_segments()):
+                members = {str(m) for m in client.smembers(keys.segment(name))}
+                till = _int(client.get(keys.segment(name) + ".till"))
+                snapshot = apply_segment_change(snapshot, name, members, (), till)
+    except redis.RedisError as exc:
+        raise CliError(f"cannot read Redis at {url}: {exc}") from None
+    return snapshot
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
 
 
 def _unknown_flag(flag: str, snapshot: Snapshot) -> CliError:
@@ -308,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parse_attributes(args.attr, args.attributes)
         if args.segments is not None and args.file is None:
             raise CliError("--segments only goes with --file", USAGE_ERROR)
+        if args.redis_prefix is not None and args.redis is None:
+            raise CliError("--redis-prefix only goes with --redis", USAGE_ERROR)
         with _logging_to(err, args.verbose):
             snapshot = anyio.run(_load, args)
         _COMMANDS[args.command](args, snapshot, out)

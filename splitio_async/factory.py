@@ -79,7 +79,7 @@ from .transport.http import (
     resolve_urls,
 )
 from .transport.metadata import sdk_metadata
-from .transport.redis_connection import RedisConnection
+from .transport.redis_connection import RedisConnection, describe_nodes
 
 _LOGGER = logging.getLogger("splitio.client.factory")
 
@@ -215,6 +215,7 @@ class SplitFactory:
         )
         self._redis: RedisConnection | None = None
         self._redis_telemetry: RedisTelemetry | None = None
+        self._redis_problem: str | None = None  # why Redis could not be read at start
         self._manager_core = ManagerCore(self._state)
         if self._redis_settings is not None and self._telemetry_calls is not None:
             settings = self._redis_settings
@@ -295,7 +296,15 @@ class SplitFactory:
             recorders=self._recorders,
             intake_sizes={"impressions": len(self._impressions), "events": len(self._events)},
             counts=self.delivery_counts(),
+            redis=self._redis_status(),
         )
+
+    def _redis_status(self) -> tuple[str, str | None] | None:
+        if self._redis_settings is None:
+            return None
+        core = self._core
+        problem = core.problems.current if isinstance(core, RedisEvaluationCore) else None
+        return ", ".join(describe_nodes(self._redis_settings)), problem or self._redis_problem
 
     def changes(self) -> ChangeSubscription:
         """Flag and segment changes as they are applied: ``async for change in
@@ -499,12 +508,14 @@ class SplitFactory:
             try:
                 flags = await drive_async(self.redis_view.warm_up(), self._redis.execute)
             except Exception as exc:
-                problems.problem(f"Redis cannot be read ({type(exc).__name__}: {exc}); "
+                self._redis_problem = f"{type(exc).__name__}: {exc}"
+                problems.problem(f"Redis cannot be read ({self._redis_problem}); "
                                  "the SDK is not ready until it can")
                 await anyio.sleep(backoff.next())
                 continue
             break
         problems.recovered("Redis")
+        self._redis_problem = None
         _LOGGER.debug("Redis consumer mode: %d flags in the cache", flags)
         self._mark_ready()
         try:

@@ -45,8 +45,8 @@ class FactoryStatus:
 
     ready: bool
     destroyed: bool
-    mode: str  # "localhost" | "standalone"
-    sync_mode: str  # "streaming" | "polling" | "files" | "none"
+    mode: str  # "localhost" | "standalone" | "redis"
+    sync_mode: str  # "streaming" | "polling" | "files" | "consumer" | "none"
     sync_reason: str
     last_sync: dict[str, int | None]  # epoch ms of the last successful fetch: flags, segments
     change_numbers: dict[str, object]  # flags, rule_based_segments: int; segments: {name: int}
@@ -178,6 +178,7 @@ def describe(
     recorders: Sequence[Recorder[Any, Any]],
     intake_sizes: dict[str, int],
     counts: dict[str, int],
+    redis: tuple[str, str | None] | None = None,
 ) -> FactoryStatus:
     """Assemble ``factory.status()`` from what each actor exposes (plain reads, any thread)."""
     by_name = {recorder.name: recorder for recorder in recorders}
@@ -194,12 +195,18 @@ def describe(
         last_errors["sdk key"] = sdk_key_error
     sync_mode, sync_reason = _sync_mode(state, ready, destroyed, refresh_files, push,
                                         sdk_key_error)
+    mode = "localhost" if state.localhost else "standalone"
+    if redis is not None:  # consumer mode: (where it reads, the current read problem)
+        mode, sync_mode = "redis", "consumer"
+        sync_reason = f"reads the Split Synchronizer's cache at {redis[0]}"
+        if redis[1] is not None:
+            last_errors["redis"] = redis[1]
     snapshot = state.snapshot
     flags, segments = syncers
     return FactoryStatus(
         ready=ready,
         destroyed=destroyed,
-        mode="localhost" if state.localhost else "standalone",
+        mode=mode,
         sync_mode=sync_mode,
         sync_reason=sync_reason,
         last_sync={

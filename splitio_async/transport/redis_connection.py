@@ -119,7 +119,7 @@ def build_async_client(settings: RedisSettings) -> Any:
     return redis.asyncio.Redis(host=settings.host, port=settings.port, db=settings.db, **kwargs)
 
 
-def _run_blocking(client: Any, batch: Batch) -> list[Any]:
+def run_blocking(client: Any, batch: Batch) -> list[Any]:
     if len(batch) == 1:
         name, *args = batch[0]
         return [getattr(client, name)(*args)]
@@ -167,7 +167,7 @@ class RedisConnection:
         return client
 
     def execute_blocking(self, batch: Batch) -> list[Any]:
-        return _run_blocking(self.blocking_client, batch)
+        return run_blocking(self.blocking_client, batch)
 
     async def execute(self, batch: Batch) -> list[Any]:
         if self._on_asyncio:
