@@ -27,6 +27,7 @@ if sys.version_info < (3, 11):  # pragma: no cover - the backport anyio already 
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
+from ._fork import watch_fork
 from ._host import start_hosted
 from .actors.api_sink import ImpressionCounters, events_body, impressions_body
 from .actors.backoff import Backoff, ProblemLog
@@ -203,6 +204,9 @@ class SplitFactory:
         self._counters: ImpressionCounters | None = None
         self._impressions_deduped = 0
         self.last_error: str | None = None  # a problem that stopped syncing for good
+        # paused (WAITING_FORK) in the child if the process forks while it runs (prefork.py);
+        # the sync shim turns it off: it has its own fork handling and resume()
+        self.pause_on_fork = True
         self.bootstrapped_from: str | None = None  # the snapshot served before live data
         # telemetry (standalone mode only): the hot path's call records and the actor
         self._created = time.monotonic()
@@ -371,6 +375,7 @@ class SplitFactory:
         """Run every actor until ``destroy()``; raises a start-up error before ``started``."""
         error: BaseException | None = None
         self._running = True
+        watch_fork(self)
         try:
             async with anyio.create_task_group() as tg:
                 try:

@@ -214,6 +214,7 @@ def _hosted(
         if factory is None:
             portal.stop()
             return None
+        factory.pause_on_fork = False  # our own fork hook pauses it, until resume()
     except BaseException:
         portal.stop()
         raise
@@ -236,5 +237,6 @@ def _preforked(
     factory = anyio.run(load, backend=backend)
     if factory is None:
         return None
+    factory.pause_on_fork = False
     factory.state.status = WAITING_FORK  # the kept data waits for resume() in a worker
     return SyncSplitFactory(factory, None, rebuild)

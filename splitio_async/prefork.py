@@ -1,0 +1,75 @@
+"""The async API in preforked servers (gunicorn or uvicorn with several workers, Celery...).
+
+An event loop cannot cross a fork, so an async factory cannot be created in the master and used
+in the workers. What can cross is data: ``preload`` syncs once in the master, in a temporary
+event loop, and keeps only the immutable snapshot (no thread, no socket, no task is left). Each
+worker then starts its own factory from it, inside its own loop (an ASGI lifespan startup, a
+Celery ``worker_process_init`` handler that runs a loop): the factory is ready at once with the
+master's data and keeps it current from then on by deltas (``since`` = the master's change
+numbers), like the blocking shim's ``resume()``.
+
+    preloaded = preload("SDK_KEY", config)               # master: gunicorn --preload, module level
+
+    async def lifespan(app):                               # each worker
+        async with preloaded.open_factory() as factory:
+            app.state.split = factory.client()
+            yield
+
+A factory that was running when its process forked is paused in the child (status
+WAITING_FORK, evaluations give ``control`` with an error log): its loop and connections stay with
+the parent, and silently frozen flags would be worse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from .factory import SplitFactory, get_factory_async, open_factory
+from .lowlevel import SEED_SNAPSHOT
+from .storage.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class Preloaded:
+    """Data synced once in a master process, to start every worker's factory from."""
+
+    sdk_key: str
+    config: dict[str, Any]
+    urls: dict[str, str | None]
+    snapshot: Snapshot = field(repr=False)
+
+    def _config(self) -> dict[str, Any]:
+        return {**self.config, "preforkedInitialization": False, SEED_SNAPSHOT: self.snapshot}
+
+    @asynccontextmanager
+    async def open_factory(self) -> AsyncIterator[SplitFactory]:
+        """A factory owned by this block, ready at once with the preloaded data."""
+        async with open_factory(self.sdk_key, self._config(), **self.urls) as factory:
+            yield factory
+
+    async def get_factory_async(self) -> SplitFactory | None:
+        """The official-style entry point: end it with ``await factory.destroy()``."""
+        return await get_factory_async(self.sdk_key, self._config(), **self.urls)
+
+
+def preload(
+    sdk_key: str, config: dict[str, Any] | None = None, *, timeout: float | None = None,
+    backend: str = "asyncio", **urls: str | None,
+) -> Preloaded:
+    """Sync once in a temporary event loop of the calling thread (no loop may be running in
+    it) and return the data; raises ``TimeoutException`` after ``timeout`` seconds."""
+    config = dict(config or {})
+
+    async def load() -> Snapshot:
+        async with open_factory(sdk_key, {**config, "preforkedInitialization": False},
+                                **urls) as factory:
+            await factory.block_until_ready(timeout)
+            return factory.state.snapshot
+
+    snapshot = anyio.run(load, backend=backend)
+    return Preloaded(sdk_key, config, dict(urls), snapshot)
