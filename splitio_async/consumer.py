@@ -33,6 +33,7 @@ from .lowlevel import (
 )
 from .manager import ManagerCore, SplitView, split_view
 from .models.events import Event
+from .models.labels import DEFINITION_NOT_FOUND
 from .models.telemetry import METHOD_CODES, CallRecord
 from .steps import Steps
 from .storage.redis_view import Gathered, RedisView
@@ -95,15 +96,14 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
         started = perf_counter_ns()
         checked = self._check_one(key, flag_name, attributes, options, method)
         if len(checked) == 3:
-            self._measure(METHOD_CODES[method], started)
-            return checked
+            return checked  # no latency for invalid input (official)
         data = None
         if checked[0] is READY:
             data = self.view.cached((checked[2],), checked[1][0])
             if data is None:
                 return self._treatment_steps(checked, attributes, started)
         result = self._evaluate_one(checked, attributes, data)
-        self._measure(METHOD_CODES[method], started)
+        self._measure_one(METHOD_CODES[method], started, result)
         return result
 
     def _treatment_steps(
@@ -118,7 +118,7 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
             if self.problems.current is not None:
                 self.problems.recovered()
         result = self._evaluate_one(checked, attributes, data)
-        self._measure(METHOD_CODES[checked[4]], started)
+        self._measure_one(METHOD_CODES[checked[4]], started, result)
         return result
 
     def treatments(
@@ -127,7 +127,6 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
         started = perf_counter_ns()
         checked = self._check_many(key, flag_names, attributes, options, method)
         if isinstance(checked, dict):
-            self._measure(METHOD_CODES[method], started)
             return checked
         data = None
         if checked[0] is READY:
@@ -181,11 +180,9 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
             key, names, attributes, options, method, keys if keys is not None else False
         )
         if isinstance(checked, dict):
-            result = checked
-        else:
-            result = self._evaluate_many(checked, attributes, data)
-        if names:
-            self._measure(METHOD_CODES[method], started)
+            return checked
+        result = self._evaluate_many(checked, attributes, data)
+        self._measure(METHOD_CODES[method], started)
         return result
 
     def track(
@@ -196,7 +193,6 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
         started = perf_counter_ns()
         checked = self._check_track(key, traffic_type, event_type, value, properties)
         if checked is None:
-            self._measure(_TRACK, started)
             return False
         if checked[0] is READY:
             exists = self.view.cached_traffic_type(checked[1].traffic_type_name)
@@ -223,6 +219,11 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
     def _measure(self, code: str, started: int) -> None:
         if self._state.status not in _UNMEASURED:
             self._telemetry.append((code, (perf_counter_ns() - started) // 1000))
+
+    def _measure_one(self, code: str, started: int, result: TreatmentResult) -> None:
+        """A single-flag call is timed only when its flag exists (official)."""
+        if result[2] is None or DEFINITION_NOT_FOUND not in result[2]:
+            self._measure(code, started)
 
     def _note(self, record: CallRecord) -> None:
         self._telemetry.append(record)

@@ -29,6 +29,7 @@ from .properties import validate_properties
 from .steps import Steps as Steps
 from .steps import drive_sync as drive_sync
 from .steps import is_steps as is_steps
+from .storage.snapshot import Snapshot
 from .storage.state import DESTROYED as DESTROYED
 from .storage.state import NOT_INITIALIZED as NOT_INITIALIZED
 from .storage.state import READY as READY
@@ -194,8 +195,15 @@ class EvaluationCore:
     def treatments_by_flag_sets(
         self, key: Any, flag_sets: Any, attributes: Any, options: Any, method: str
     ) -> ManyResults | Steps[ManyResults]:
-        valid_sets = self._flag_sets_argument(flag_sets, method)
         snapshot = self._state.snapshot
+        names = self._flag_set_names(self._flag_sets_argument(flag_sets, method), snapshot)
+        checked = self._check_by_sets(key, names, attributes, options, method)
+        if isinstance(checked, dict):
+            return checked
+        return self._evaluate_many(checked, attributes, snapshot)
+
+    @staticmethod
+    def _flag_set_names(valid_sets: list[str], snapshot: Snapshot) -> list[str]:
         names: set[str] = set()
         for flag_set in valid_sets:
             members = snapshot.flag_sets.get(flag_set)
@@ -206,10 +214,7 @@ class EvaluationCore:
                 )
                 continue
             names |= members
-        checked = self._check_by_sets(key, sorted(names), attributes, options, method)
-        if isinstance(checked, dict):
-            return checked
-        return self._evaluate_many(checked, attributes, snapshot)
+        return sorted(names)
 
     @staticmethod
     def _flag_sets_argument(flag_sets: Any, method: str) -> list[str]:
@@ -277,6 +282,9 @@ class EvaluationCore:
         checked = self._check_track(key, traffic_type, event_type, value, properties)
         if checked is None:
             return False
+        return self._track_checked(checked)
+
+    def _track_checked(self, checked: tuple[str, Event, int]) -> bool:
         if (
             checked[0] is READY
             and not self._state.localhost
@@ -458,8 +466,11 @@ class MeasuredEvaluationCore(EvaluationCore):
         self, key: Any, flag_name: Any, attributes: Any, options: Any, method: str
     ) -> TreatmentResult | Steps[TreatmentResult]:
         started = perf_counter_ns()
-        result = EvaluationCore.treatment(self, key, flag_name, attributes, options, method)
-        if self._state.status not in _UNMEASURED:
+        checked = self._check_one(key, flag_name, attributes, options, method)
+        if len(checked) == 3:
+            return checked  # invalid input, destroyed: no latency (official)
+        result = self._evaluate_one(checked, attributes, self._state.snapshot)
+        if result[2] is None or labels.DEFINITION_NOT_FOUND not in result[2]:
             self._telemetry.append((METHOD_CODES[method], (perf_counter_ns() - started) // 1000))
         return result
 
@@ -467,29 +478,35 @@ class MeasuredEvaluationCore(EvaluationCore):
         self, key: Any, flag_names: Any, attributes: Any, options: Any, method: str
     ) -> ManyResults | Steps[ManyResults]:
         started = perf_counter_ns()
-        result = EvaluationCore.treatments(self, key, flag_names, attributes, options, method)
-        if self._state.status not in _UNMEASURED:
-            self._telemetry.append((METHOD_CODES[method], (perf_counter_ns() - started) // 1000))
+        checked = self._check_many(key, flag_names, attributes, options, method)
+        if isinstance(checked, dict):
+            return checked
+        result = self._evaluate_many(checked, attributes, self._state.snapshot)
+        self._telemetry.append((METHOD_CODES[method], (perf_counter_ns() - started) // 1000))
         return result
 
     def treatments_by_flag_sets(
         self, key: Any, flag_sets: Any, attributes: Any, options: Any, method: str
     ) -> ManyResults | Steps[ManyResults]:
         started = perf_counter_ns()
-        result = EvaluationCore.treatments_by_flag_sets(
-            self, key, flag_sets, attributes, options, method
-        )
-        if self._state.status not in _UNMEASURED:
-            self._telemetry.append((METHOD_CODES[method], (perf_counter_ns() - started) // 1000))
+        snapshot = self._state.snapshot
+        names = self._flag_set_names(self._flag_sets_argument(flag_sets, method), snapshot)
+        checked = self._check_by_sets(key, names, attributes, options, method)
+        if isinstance(checked, dict):
+            return checked
+        result = self._evaluate_many(checked, attributes, snapshot)
+        self._telemetry.append((METHOD_CODES[method], (perf_counter_ns() - started) // 1000))
         return result
 
     def track(
         self, key: Any, traffic_type: Any, event_type: Any, value: Any, properties: Any
     ) -> bool | Steps[bool]:
         started = perf_counter_ns()
-        result = EvaluationCore.track(self, key, traffic_type, event_type, value, properties)
-        if self._state.status not in _UNMEASURED:
-            self._telemetry.append((_TRACK, (perf_counter_ns() - started) // 1000))
+        checked = self._check_track(key, traffic_type, event_type, value, properties)
+        if checked is None:
+            return False
+        result = self._track_checked(checked)
+        self._telemetry.append((_TRACK, (perf_counter_ns() - started) // 1000))
         return result
 
     def _note(self, record: CallRecord) -> None:
