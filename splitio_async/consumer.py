@@ -237,7 +237,8 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
 
 class RedisManagerCore(ManagerCore):
     """The manager over Redis: ``KEYS`` and the flags' definitions, read fresh at each call;
-    a Redis failure gives the empty answer, logged."""
+    a Redis failure gives the empty answer, logged (and a success ends the logged problem, as
+    an evaluation's does)."""
 
     __slots__ = ("_problems", "_view")
 
@@ -250,10 +251,12 @@ class RedisManagerCore(ManagerCore):
         if not self._usable("split_names"):
             return []
         try:
-            return (yield from self._view.flag_names())
+            names = yield from self._view.flag_names()
         except Exception as exc:
             self._problems.failed(exc)
             return []
+        self._problems.recovered()
+        return names
 
     def splits(self) -> Steps[list[SplitView]]:
         if not self._usable("splits"):
@@ -263,6 +266,7 @@ class RedisManagerCore(ManagerCore):
         except Exception as exc:
             self._problems.failed(exc)
             return []
+        self._problems.recovered()
         return [split_view(flag) for flag in flags]
 
     def split(self, feature_flag_name: Any) -> Steps[SplitView | None]:
@@ -276,4 +280,5 @@ class RedisManagerCore(ManagerCore):
         except Exception as exc:
             self._problems.failed(exc)
             return None
+        self._problems.recovered()
         return self._view_of(found, name)

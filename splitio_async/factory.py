@@ -521,6 +521,8 @@ class SplitFactory:
             break
         problems.recovered("Redis")
         self._redis_problem = None
+        if isinstance(self._core, RedisEvaluationCore):  # e.g. a manager call made meanwhile
+            self._core.problems.recovered()
         _LOGGER.debug("Redis consumer mode: %d flags in the cache", flags)
         self._mark_ready()
         try:

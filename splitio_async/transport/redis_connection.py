@@ -10,6 +10,7 @@ same from here.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -20,23 +21,80 @@ import anyio.to_thread
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
+import redis.asyncio.retry
 import redis.asyncio.sentinel
+import redis.backoff
 import redis.cluster
+import redis.retry
 import redis.sentinel
 import sniffio
 
 from ..redis_config import RedisSettings
 from ..steps import Batch
 
+try:
+    from redis.driver_info import DriverInfo as _DriverInfo
+except ImportError:  # pragma: no cover - older redis-py reads its version once, at import
+    _DriverInfo = None  # type: ignore[assignment,misc]
+
 _LOGGER = logging.getLogger("splitio.storage.adapters.redis")
 
 _UNROUTED = frozenset(("keys", "ping"))  # commands a cluster pipeline cannot route
+_CLUSTERS = (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster)
+
+# What a ``redisConnectionPool`` tells a client that does not use the pool itself.
+_POOL_KEYS = (
+    "host", "port", "db", "username", "password", "socket_timeout", "socket_connect_timeout",
+    "socket_keepalive", "socket_keepalive_options", "encoding", "encoding_errors",
+    "client_name", "health_check_interval", "ssl_keyfile", "ssl_certfile", "ssl_cert_reqs",
+    "ssl_ca_certs", "ssl_ca_data", "ssl_check_hostname",
+)
+_UNBOUNDED = 2**31  # redis-py's "no limit" for max_connections
 
 
-def _connection_kwargs(settings: RedisSettings) -> dict[str, Any]:
+def _retry(asyncio: bool, on_timeout: bool = False) -> Any:
+    """One immediate retry, no backoff: a pooled connection that went stale (Redis restarted, a
+    Sentinel failover) is replaced transparently, and an unreachable Redis fails the call at
+    once (redis-py's default, 3 retries with exponential backoff, would hold every evaluation
+    for seconds while Redis is down). Timeouts are retried only with ``redisRetryOnTimeout``
+    (given this way: redis-py deprecates its ``retry_on_timeout`` argument)."""
+    errors: tuple[type[redis.RedisError], ...] = (redis.ConnectionError,)
+    if on_timeout:
+        errors += (redis.TimeoutError,)
+    if asyncio:
+        return redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1, errors)
+    return redis.retry.Retry(redis.backoff.NoBackoff(), 1, errors)
+
+
+def _pool_kwargs(pool: Any, asyncio: bool) -> dict[str, Any]:
+    """Client arguments reaching the server of a user's ``redisConnectionPool`` (redis-py's
+    blocking or asyncio kind), for a client that cannot use that pool itself."""
+    given = dict(getattr(pool, "connection_kwargs", None) or {})
+    kwargs = {key: given[key] for key in _POOL_KEYS if given.get(key) is not None}
+    if given.get("path"):  # a Unix domain socket pool
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("host", "port")}
+        kwargs["unix_socket_path"] = given["path"]
+    if "SSL" in getattr(getattr(pool, "connection_class", None), "__name__", ""):
+        kwargs["ssl"] = True
+    limit = getattr(pool, "max_connections", None)
+    if isinstance(limit, int) and 0 < limit < _UNBOUNDED:
+        kwargs["max_connections"] = limit
+    kwargs.update(decode_responses=True, retry=_retry(asyncio))
+    return kwargs
+
+
+def _driver_info() -> Any:
+    """The client's name and version for ``CLIENT SETINFO``, given rather than left to redis-py:
+    a connection built without it reads redis-py's package metadata from disk, and the
+    connections of a Sentinel pool are built lazily, on the event loop."""
+    return _DriverInfo(lib_version=redis.__version__) if _DriverInfo is not None else None
+
+
+def _connection_kwargs(settings: RedisSettings, asyncio: bool) -> dict[str, Any]:
     """What every client kind takes (spec: storage-redis.md §2); None values are left out so
     that redis-py's own defaults apply."""
     kwargs: dict[str, Any] = {
+        "driver_info": _driver_info(),
         "username": settings.username,
         "password": settings.password,
         "socket_timeout": settings.socket_timeout,
@@ -46,8 +104,8 @@ def _connection_kwargs(settings: RedisSettings) -> dict[str, Any]:
         "encoding": settings.encoding,
         "encoding_errors": settings.encoding_errors,
         "decode_responses": True,
-        "retry_on_timeout": settings.retry_on_timeout or None,
         "max_connections": settings.max_connections,
+        "retry": _retry(asyncio, settings.retry_on_timeout),
     }
     if settings.ssl:
         kwargs.update(
@@ -59,16 +117,18 @@ def _connection_kwargs(settings: RedisSettings) -> dict[str, Any]:
     return {key: value for key, value in kwargs.items() if value is not None}
 
 
-def _tls_kwargs(settings: RedisSettings) -> dict[str, Any]:
-    kwargs = _connection_kwargs(settings)
+def _tls_kwargs(settings: RedisSettings, asyncio: bool) -> dict[str, Any]:
+    kwargs = _connection_kwargs(settings, asyncio)
     return {k: v for k, v in kwargs.items() if k.startswith("ssl") or k in (
-        "socket_timeout", "socket_connect_timeout", "username", "password")}
+        "socket_timeout", "socket_connect_timeout", "username", "password", "retry",
+        "driver_info")}
 
 
 def build_blocking_client(settings: RedisSettings) -> Any:
-    kwargs = _connection_kwargs(settings)
+    kwargs = _connection_kwargs(settings, asyncio=False)
     if settings.uses_cluster:
         kwargs.pop("max_connections", None)
+        kwargs.pop("retry", None)  # the cluster client's own retries route around nodes
         nodes = [
             redis.cluster.ClusterNode(host, port)  # type: ignore[no-untyped-call]
             for host, port in settings.cluster_nodes
@@ -76,7 +136,8 @@ def build_blocking_client(settings: RedisSettings) -> Any:
         return redis.cluster.RedisCluster(startup_nodes=nodes, **kwargs)
     if settings.uses_sentinel:
         sentinel_kwargs = {
-            k: v for k, v in _tls_kwargs(settings).items() if k not in ("username", "password")
+            k: v for k, v in _tls_kwargs(settings, asyncio=False).items()
+            if k not in ("username", "password")
         }
         sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
             list(settings.sentinels), sentinel_kwargs=sentinel_kwargs, db=settings.db, **kwargs
@@ -84,8 +145,11 @@ def build_blocking_client(settings: RedisSettings) -> Any:
         return sentinel.master_for(  # type: ignore[no-untyped-call]
             settings.master_service or ""
         )
-    if settings.connection_pool is not None:
-        return redis.Redis(connection_pool=settings.connection_pool)
+    pool = settings.connection_pool
+    if pool is not None:
+        if isinstance(pool, redis.asyncio.ConnectionPool):
+            return redis.Redis(**_pool_kwargs(pool, asyncio=False))
+        return redis.Redis(connection_pool=pool)
     if settings.unix_socket_path:
         kwargs.pop("ssl", None)
         return redis.Redis(unix_socket_path=settings.unix_socket_path, db=settings.db, **{
@@ -95,9 +159,10 @@ def build_blocking_client(settings: RedisSettings) -> Any:
 
 
 def build_async_client(settings: RedisSettings) -> Any:
-    kwargs = _connection_kwargs(settings)
+    kwargs = _connection_kwargs(settings, asyncio=True)
     if settings.uses_cluster:
         kwargs.pop("max_connections", None)
+        kwargs.pop("retry", None)
         kwargs.pop("socket_keepalive_options", None)
         nodes = [
             redis.asyncio.cluster.ClusterNode(host, port) for host, port in settings.cluster_nodes
@@ -105,12 +170,18 @@ def build_async_client(settings: RedisSettings) -> Any:
         return redis.asyncio.cluster.RedisCluster(startup_nodes=nodes, **kwargs)
     if settings.uses_sentinel:
         sentinel_kwargs = {
-            k: v for k, v in _tls_kwargs(settings).items() if k not in ("username", "password")
+            k: v for k, v in _tls_kwargs(settings, asyncio=True).items()
+            if k not in ("username", "password")
         }
         sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
             list(settings.sentinels), sentinel_kwargs=sentinel_kwargs, db=settings.db, **kwargs
         )
         return sentinel.master_for(settings.master_service or "")
+    if settings.connection_pool is not None:
+        # The official async SDK ignores it; we reach the same server with a pool of our own
+        # (redis-py's connections of a bare pool read package metadata from disk as they
+        # connect, which must not happen on the event loop).
+        return redis.asyncio.Redis(**_pool_kwargs(settings.connection_pool, asyncio=True))
     if settings.unix_socket_path:
         return redis.asyncio.Redis(
             unix_socket_path=settings.unix_socket_path, db=settings.db,
@@ -119,12 +190,21 @@ def build_async_client(settings: RedisSettings) -> Any:
     return redis.asyncio.Redis(host=settings.host, port=settings.port, db=settings.db, **kwargs)
 
 
+def _method(client: Any, name: str) -> Any:
+    """The client's method for a command. On a cluster, ``KEYS`` asks every primary (redis-py
+    sends it to one default node, which need not hold the prefix's hash slot)."""
+    method = getattr(client, name)
+    if name == "keys" and isinstance(client, _CLUSTERS):
+        return functools.partial(method, target_nodes=client.PRIMARIES)
+    return method
+
+
 def run_blocking(client: Any, batch: Batch) -> list[Any]:
     if len(batch) == 1:
         name, *args = batch[0]
-        return [getattr(client, name)(*args)]
+        return [_method(client, name)(*args)]
     if any(command[0] in _UNROUTED for command in batch):
-        return [getattr(client, name)(*args) for name, *args in batch]
+        return [_method(client, name)(*args) for name, *args in batch]
     pipe = client.pipeline(transaction=False)
     for name, *args in batch:
         getattr(pipe, name)(*args)
@@ -135,9 +215,9 @@ def run_blocking(client: Any, batch: Batch) -> list[Any]:
 async def _run_async(client: Any, batch: Batch) -> list[Any]:
     if len(batch) == 1:
         name, *args = batch[0]
-        return [await getattr(client, name)(*args)]
+        return [await _method(client, name)(*args)]
     if any(command[0] in _UNROUTED for command in batch):
-        return [await getattr(client, name)(*args) for name, *args in batch]
+        return [await _method(client, name)(*args) for name, *args in batch]
     pipe = client.pipeline(transaction=False)
     for name, *args in batch:
         getattr(pipe, name)(*args)
@@ -154,6 +234,7 @@ class RedisConnection:
         self._blocking: Any = None
         self._async: Any = None
         self._lock = threading.Lock()
+        self._async_lock = anyio.Lock()
         self._on_asyncio = sniffio.current_async_library() == "asyncio"
 
     @property
@@ -171,16 +252,28 @@ class RedisConnection:
 
     async def execute(self, batch: Batch) -> list[Any]:
         if self._on_asyncio:
-            if self._async is None:
-                self._async = build_async_client(self.settings)
-            return await _run_async(self._async, batch)
+            client = self._async
+            if client is None:
+                client = await self._build_async()
+            return await _run_async(client, batch)
         return await anyio.to_thread.run_sync(self.execute_blocking, batch)
 
+    async def _build_async(self) -> Any:
+        """Built in a worker thread, once: redis-py reads its package metadata from disk in
+        the client's constructor, which must not block the event loop."""
+        async with self._async_lock:
+            if self._async is None:
+                self._async = await anyio.to_thread.run_sync(build_async_client, self.settings)
+            return self._async
+
     async def aclose(self) -> None:
-        """Close both clients (their pools reconnect if used again, which nothing does)."""
+        """Close both clients (their pools reconnect if used again, which nothing does), and a
+        Sentinel client's connections to the sentinels, which closing it leaves open."""
         if self._async is not None:
             try:
                 await self._async.aclose()
+                for sentinel in _sentinels_of(self._async):
+                    await sentinel.aclose()
             except Exception as exc:  # closing must never fail destroy
                 _LOGGER.debug("closing the asyncio Redis client: %r", exc)
             self._async = None
@@ -190,9 +283,17 @@ class RedisConnection:
             await anyio.to_thread.run_sync(_close_blocking, blocking)
 
 
+def _sentinels_of(client: Any) -> list[Any]:
+    """The clients of the sentinels behind a ``master_for`` client (none for other kinds)."""
+    manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
+    return list(getattr(manager, "sentinels", None) or ())
+
+
 def _close_blocking(client: Any) -> None:
     try:
         client.close()
+        for sentinel in _sentinels_of(client):
+            sentinel.close()
     except Exception as exc:
         _LOGGER.debug("closing the blocking Redis client: %r", exc)
 
