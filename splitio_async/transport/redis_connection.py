@@ -1,8 +1,9 @@
 """The factory's Redis clients, built from ``RedisSettings``, and how a batch of commands runs.
 
 redis-py's asyncio client runs on asyncio only, so a factory holds up to two clients: the asyncio
-one (asyncio event loops) and the blocking one (the sync shim's threads, which run their own
-calls' steps in their own thread, and trio, which runs them in a worker thread through anyio).
+one (asyncio event loops; on trio our own small anyio client, ``resp.py``) and the blocking one
+(the sync shim's threads, which run their own calls' steps in their own thread; and trio for a
+Redis Cluster, in worker threads through anyio).
 Each is built on first use. A batch of more than one command goes out as one non-transactional
 pipeline: one round trip. Standalone, Sentinel (with or without TLS) and Cluster all look the
 same from here.
@@ -32,6 +33,7 @@ import sniffio
 
 from ..redis_config import RedisSettings
 from ..steps import Batch
+from .resp import NativeRedis
 
 try:
     from redis.driver_info import DriverInfo as _DriverInfo
@@ -320,6 +322,11 @@ class RedisConnection:
         self._lock = threading.Lock()
         self._async_lock = anyio.Lock()
         self._on_asyncio = sniffio.current_async_library() == "asyncio"
+        # off asyncio (trio), our own anyio client, except for what only redis-py does: Cluster
+        # routing and a user's redis-py connection pool (those run in worker threads)
+        self._native = None if (
+            self._on_asyncio or settings.uses_cluster or settings.connection_pool is not None
+        ) else NativeRedis(settings)
 
     @property
     def blocking_client(self) -> Any:
@@ -340,6 +347,8 @@ class RedisConnection:
             if client is None:
                 client = await self._build_async()
             return await _run_async(client, batch)
+        if self._native is not None:  # trio: anyio streams, no thread hop
+            return await self._native.execute(batch)
         return await anyio.to_thread.run_sync(self.execute_blocking, batch)
 
     async def _build_async(self) -> Any:
@@ -361,6 +370,8 @@ class RedisConnection:
             except Exception as exc:  # closing must never fail destroy
                 _LOGGER.debug("closing the asyncio Redis client: %r", exc)
             self._async = None
+        if self._native is not None:
+            await self._native.aclose()
         blocking = self._blocking
         if blocking is not None:
             self._blocking = None

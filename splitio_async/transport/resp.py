@@ -1,0 +1,260 @@
+"""A small Redis client on anyio streams, for consumer mode under trio.
+
+redis-py has no trio client, and its blocking client in a worker thread pays a thread hop per
+round trip (about 170 µs on the development VM, more than the loopback round trip itself). This
+client speaks RESP2 directly on anyio's TCP, TLS or Unix streams, so it runs natively on trio (and
+asyncio) and a batch costs one write and the reads of its replies. It does only what consumer mode
+needs: AUTH, SELECT, pipelined batches of commands, and finding the master through Sentinel.
+Redis Cluster keeps using redis-py's blocking client in worker threads.
+
+Errors are redis-py's exception types, so the rest of the SDK handles both clients alike.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import redis
+from anyio.abc import ByteStream
+
+from ..redis_config import RedisSettings
+from ..steps import Batch
+
+_CHUNK = 65536
+
+
+def _encode(value: Any, encoding: str, errors: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode(encoding, errors)
+    if isinstance(value, bool):
+        raise TypeError("Redis command arguments cannot be booleans")
+    return str(value).encode()
+
+
+def pack(commands: Sequence[Sequence[Any]], encoding: str = "utf-8",
+         errors: str = "strict") -> bytes:
+    """Commands as RESP arrays of bulk strings, all in one buffer."""
+    out = bytearray()
+    for command in commands:
+        out += b"*%d\r\n" % len(command)
+        for argument in command:
+            data = _encode(argument, encoding, errors)
+            out += b"$%d\r\n%s\r\n" % (len(data), data)
+    return bytes(out)
+
+
+class _Connection:
+    """One connection: a buffered reader of RESP2 replies over an anyio byte stream."""
+
+    def __init__(self, stream: ByteStream, encoding: str, errors: str) -> None:
+        self.stream = stream
+        self._buffer = bytearray()
+        self._encoding = encoding
+        self._errors = errors
+
+    async def execute(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Send ``commands`` at once and read one reply each; an error reply is raised after
+        all replies were read (the connection stays usable)."""
+        await self.stream.send(pack(commands, self._encoding, self._errors))
+        replies = [await self._reply() for _ in commands]
+        for reply in replies:
+            if isinstance(reply, redis.ResponseError):
+                raise reply
+        return replies
+
+    async def aclose(self) -> None:
+        await anyio.aclose_forcefully(self.stream)
+
+    async def _fill(self) -> None:
+        try:
+            chunk = await self.stream.receive(_CHUNK)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError) as exc:
+            raise redis.ConnectionError("Connection closed by server.") from exc
+        self._buffer += chunk
+
+    async def _line(self) -> bytes:
+        while True:
+            end = self._buffer.find(b"\r\n")
+            if end >= 0:
+                line = bytes(self._buffer[:end])
+                del self._buffer[: end + 2]
+                return line
+            await self._fill()
+
+    async def _exactly(self, size: int) -> bytes:
+        while len(self._buffer) < size + 2:
+            await self._fill()
+        data = bytes(self._buffer[:size])
+        del self._buffer[: size + 2]
+        return data
+
+    async def _reply(self) -> Any:
+        line = await self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"$":
+            size = int(rest)
+            if size < 0:
+                return None
+            return (await self._exactly(size)).decode(self._encoding, self._errors)
+        if kind == b":":
+            return int(rest)
+        if kind == b"+":
+            return rest.decode(self._encoding, self._errors)
+        if kind == b"*":
+            count = int(rest)
+            return None if count < 0 else [await self._reply() for _ in range(count)]
+        if kind == b"-":
+            return redis.ResponseError(rest.decode(self._encoding, "replace"))
+        raise redis.ConnectionError(f"Protocol error: unexpected reply {line[:40]!r}")
+
+
+def _tls_context(settings: RedisSettings) -> ssl.SSLContext | None:
+    if not settings.ssl:
+        return None
+    context = ssl.create_default_context(cafile=settings.ssl_ca_certs)
+    requirement = settings.ssl_cert_reqs
+    if requirement in ("none", ssl.CERT_NONE):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif requirement in ("optional", ssl.CERT_OPTIONAL):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_OPTIONAL
+    if settings.ssl_certfile:
+        context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile)
+    return context
+
+
+class NativeRedis:
+    """Connections to one Redis (standalone, or the master a Sentinel names), reused between
+    batches; a batch that fails on a stale connection is sent once more on a new one."""
+
+    def __init__(self, settings: RedisSettings) -> None:
+        self._settings = settings
+        self._tls = _tls_context(settings)
+        self._idle: list[_Connection] = []
+        self._open = 0
+        self._closed = False
+
+    async def execute(self, batch: Batch) -> list[Any]:
+        for attempt in (0, 1):
+            connection = self._idle.pop() if self._idle else await self._connect()
+            try:
+                with anyio.fail_after(self._settings.socket_timeout):
+                    replies = await connection.execute(batch)
+            except redis.ResponseError as exc:
+                if not str(exc).startswith("READONLY"):
+                    self._idle.append(connection)
+                    raise
+                # a replica now (a Sentinel failover demoted it): every idle connection goes
+                # there too; drop them all and send the batch once more to the new master
+                stale, self._idle = [connection, *self._idle], []
+                self._open -= len(stale)
+                with anyio.CancelScope(shield=True):
+                    for old in stale:
+                        await old.aclose()
+                if attempt:
+                    raise
+                continue
+            except BaseException as exc:
+                self._open -= 1
+                with anyio.CancelScope(shield=True):
+                    await connection.aclose()
+                if isinstance(exc, TimeoutError):
+                    if attempt or not self._settings.retry_on_timeout:
+                        raise redis.TimeoutError("Timeout reading from Redis") from exc
+                    continue
+                if attempt or not isinstance(exc, redis.ConnectionError):
+                    raise
+                continue
+            if self._closed:
+                await connection.aclose()
+            else:
+                self._idle.append(connection)
+            return replies
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.aclose()
+
+    async def _connect(self) -> _Connection:
+        settings = self._settings
+        limit = settings.max_connections
+        if limit is not None and self._open >= limit:
+            raise redis.ConnectionError("Too many connections")
+        if settings.uses_sentinel:
+            host, port = await self._master()
+        else:
+            host, port = settings.host, settings.port
+        connection = await self._open_connection(host, port, settings.unix_socket_path)
+        try:
+            handshake: list[list[Any]] = []
+            if settings.password is not None:
+                handshake.append(["AUTH", settings.username, settings.password]
+                                 if settings.username else ["AUTH", settings.password])
+            if settings.db:
+                handshake.append(["SELECT", settings.db])
+            if settings.uses_sentinel:
+                handshake.append(["ROLE"])
+            replies = await connection.execute(handshake) if handshake else []
+        except BaseException:
+            await connection.aclose()
+            raise
+        if settings.uses_sentinel and (not replies[-1] or replies[-1][0] != "master"):
+            await connection.aclose()
+            raise redis.ConnectionError("The previous master is now a slave")
+        self._open += 1
+        return connection
+
+    async def _open_connection(
+        self, host: str, port: int, unix_socket_path: str | None = None
+    ) -> _Connection:
+        settings = self._settings
+        try:
+            with anyio.fail_after(settings.socket_connect_timeout or settings.socket_timeout):
+                stream: ByteStream
+                if unix_socket_path:
+                    stream = await anyio.connect_unix(unix_socket_path)
+                elif self._tls is not None:
+                    stream = await anyio.connect_tcp(
+                        host, port, ssl_context=self._tls, tls_standard_compatible=False
+                    )
+                else:
+                    stream = await anyio.connect_tcp(host, port)
+        except TimeoutError as exc:
+            raise redis.TimeoutError(f"Timeout connecting to {host}:{port}") from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise redis.ConnectionError(f"Error connecting to {host}:{port}: {exc}") from exc
+        return _Connection(stream, settings.encoding, settings.encoding_errors)
+
+    async def _master(self) -> tuple[str, int]:
+        """The master's address, from the first sentinel that knows it."""
+        settings = self._settings
+        problems = []
+        for host, port in settings.sentinels:
+            try:
+                sentinel = await self._open_connection(host, port)
+            except redis.RedisError as exc:
+                problems.append(str(exc))
+                continue
+            try:
+                reply = (await sentinel.execute(
+                    [["SENTINEL", "get-master-addr-by-name", settings.master_service or ""]]
+                ))[0]
+            except redis.RedisError as exc:
+                problems.append(str(exc))
+                continue
+            finally:
+                await sentinel.aclose()
+            if reply:
+                return str(reply[0]), int(reply[1])
+        raise redis.ConnectionError(
+            f"No master found for {settings.master_service!r} ({'; '.join(problems)})"
+        )
