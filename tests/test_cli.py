@@ -197,7 +197,7 @@ def test_help_in_a_subprocess() -> None:
     done = subprocess.run([sys.executable, "-m", "splitio_async", "--help"], cwd=REPO,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    for word in ("evaluate", "explain", "dump", "Redis", "--sdk-key"):
+    for word in ("evaluate", "explain", "dump", "--redis", "--sdk-key"):
         assert word in done.stdout
 
 
