@@ -85,6 +85,8 @@ class RedisView:
         # good until, segments, the data itself when it does not depend on the key)
         self._memos: dict[tuple[str, ...], tuple[int, float, tuple[str, ...],
                                                   Gathered | None]] = {}
+        self._plans: dict[tuple[str, ...], tuple[int, tuple[str, ...], tuple[str, ...],
+                                                  tuple[str, ...], Batch]] = {}
         self._generation = 0  # bumped whenever a definition changes
         self._evict_lock = threading.Lock()
 
@@ -146,6 +148,26 @@ class RedisView:
         read_sets: dict[str, frozenset[str]] = {}
         members: dict[str, bool] = {}
         keys = self.keys
+        if not self._ttl and not flag_sets and matching_key is not None:
+            # cache off, the steady state: the batch for these flags is known, only the key
+            # changes; read it all, and fall through only if a definition changed meanwhile
+            names = tuple(names)
+            plan = self._plans.get(names)
+            if plan is None or plan[0] != self._generation:
+                plan = self._plan(names)
+            generation, flags, rbs, segment_keys, reads = plan
+            planned = reads + [("sismember", key, matching_key) for key in segment_keys]
+            replies = yield planned
+            for at, name in enumerate(flags):
+                self._store_flag(name, _optional_text(replies[at]), now)
+            for at, name in enumerate(rbs, len(flags)):
+                self._store_rbs(name, _optional_text(replies[at]), now)
+            for at, key in enumerate(segment_keys, len(reads)):
+                members[key[len(keys.segment_prefix):]] = bool(replies[at])
+            if self._generation == generation:
+                return Gathered(self.flags, self.rule_based_segments, members), list(names)
+            read_flags.update(flags)
+            read_rbs.update(rbs)
         while True:
             roots = list(names)
             if flag_sets:
@@ -209,6 +231,22 @@ class RedisView:
                 if self._ttl and matching_key is not None:
                     self._remember_member((segment, matching_key), (now, member))
                 at += 1
+
+    def _plan(self, names: tuple[str, ...]) -> tuple[
+        int, tuple[str, ...], tuple[str, ...], tuple[str, ...], Batch
+    ]:
+        """What reading everything ``names`` needs takes: (generation, flags, rule-based
+        segments, segment keys, the definitions' reads)."""
+        generation = self._generation
+        flags, rbs, segments = self._closure(names)
+        keys = self.keys
+        reads: Batch = [("get", keys.split(n)) for n in flags]
+        reads += [("get", keys.rule_based_segment(n)) for n in rbs]
+        plan = (generation, flags, rbs, tuple(keys.segment(s) for s in segments), reads)
+        if len(self._plans) >= CLOSURES_CACHED:
+            self._plans.clear()
+        self._plans[names] = plan
+        return plan
 
     def _closure(
         self, roots: tuple[str, ...]

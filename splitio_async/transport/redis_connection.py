@@ -33,7 +33,7 @@ import sniffio
 
 from ..redis_config import RedisSettings
 from ..steps import Batch
-from .resp import NativeRedis
+from .resp import NativeRedis, pack
 
 try:
     from redis.driver_info import DriverInfo as _DriverInfo
@@ -230,8 +230,9 @@ def _held(client: Any) -> _Held | None:
     return held
 
 
-def _packed(connection: Any, batch: Batch) -> Any:
-    return connection.pack_commands([(name.upper(), *args) for name, *args in batch])
+def _packed(connection: Any, batch: Batch) -> list[bytes]:
+    encoder = connection.encoder
+    return [pack(batch, encoder.encoding, encoder.encoding_errors)]
 
 
 def _run_held(held: _Held, batch: Batch) -> list[Any]:
