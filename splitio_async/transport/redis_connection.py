@@ -33,7 +33,7 @@ import sniffio
 
 from ..redis_config import RedisSettings
 from ..steps import Batch
-from .resp import NativeRedis, pack
+from .resp import NativeRedis, ReplyReader, first_error, pack
 
 try:
     from redis.driver_info import DriverInfo as _DriverInfo
@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - older redis-py reads its version once,
 
 _LOGGER = logging.getLogger("splitio.storage.adapters.redis")
 
+_CHUNK = 65536
 _UNROUTED = frozenset(("keys", "ping"))  # commands a cluster pipeline cannot route
 _CLUSTERS = (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster)
 
@@ -82,7 +83,7 @@ def _pool_kwargs(pool: Any, asyncio: bool) -> dict[str, Any]:
     limit = getattr(pool, "max_connections", None)
     if isinstance(limit, int) and 0 < limit < _UNBOUNDED:
         kwargs["max_connections"] = limit
-    kwargs.update(decode_responses=True, retry=_retry(asyncio))
+    kwargs.update(decode_responses=True, protocol=2, retry=_retry(asyncio))
     return kwargs
 
 
@@ -107,6 +108,7 @@ def _connection_kwargs(settings: RedisSettings, asyncio: bool) -> dict[str, Any]
         "encoding": settings.encoding,
         "encoding_errors": settings.encoding_errors,
         "decode_responses": True,
+        "protocol": 2,  # RESP2, what the batches' replies are read as (redis-py 8 picks 3)
         "max_connections": settings.max_connections,
         "retry": _retry(asyncio, settings.retry_on_timeout),
     }
@@ -238,7 +240,9 @@ def _packed(connection: Any, batch: Batch) -> list[bytes]:
 def _run_held(held: _Held, batch: Batch) -> list[Any]:
     """A batch written in one go on one connection and its replies read back: one round trip
     without redis-py's pipeline machinery, which costs about as much again as the round trip
-    itself on loopback. Replies are Redis's own (``SISMEMBER`` gives 0/1); the steps read them
+    itself on loopback. redis-py connects (TLS, AUTH, SELECT, the Sentinel's current master);
+    the batch goes straight over the connection's socket and the replies are parsed by
+    ``resp.ReplyReader``. Replies are Redis's own (``SISMEMBER`` gives 0/1); the steps read them
     as such. A stale connection (Redis restarted, a Sentinel failover) is replaced and the batch
     sent once more; anything else fails the batch, and a connection is never left half-read."""
     for attempt in (0, 1):
@@ -247,17 +251,48 @@ def _run_held(held: _Held, batch: Batch) -> list[Any]:
         except IndexError:
             connection = held.pool.get_connection()
         try:
-            connection.send_packed_command(_packed(connection, batch), check_health=False)
-            replies = [connection.read_response() for _ in batch]
+            replies = _exchange(connection, batch)
         except BaseException as exc:
-            connection.disconnect()
-            held.pool.release(connection)
+            _drop(held, connection)
+            if isinstance(exc, TimeoutError):
+                raise redis.TimeoutError("Timeout reading from Redis") from exc
             if attempt or not isinstance(exc, redis.ConnectionError | OSError):
                 raise
             continue
+        error = first_error(replies)
+        if error is not None:
+            if str(error).startswith("READONLY"):  # a demoted master: connect afresh
+                _drop(held, connection)
+            else:
+                held.idle.append(connection)
+            raise error
         held.idle.append(connection)
         return replies
     raise AssertionError("unreachable")
+
+
+def _drop(held: _Held, connection: Any) -> None:
+    """Disconnect and give back to the pool, forgetting whatever was half-read."""
+    connection._splitio_reader = None
+    connection.disconnect()
+    held.pool.release(connection)
+
+
+def _exchange(connection: Any, batch: Batch) -> list[Any]:
+    sock = connection._sock
+    reader: ReplyReader | None = getattr(connection, "_splitio_reader", None)
+    if sock is None:  # disconnected by redis-py meanwhile
+        connection.connect()
+        sock, reader = connection._sock, None
+    if reader is None:
+        encoder = connection.encoder
+        reader = ReplyReader(encoder.encoding, encoder.encoding_errors)
+        connection._splitio_reader = reader
+    sock.sendall(_packed(connection, batch)[0])
+    count = len(batch)
+    while (replies := reader.take(count)) is None:
+        reader.feed(sock.recv(_CHUNK))
+    return replies
 
 
 async def _run_held_async(held: _Held, batch: Batch) -> list[Any]:

@@ -48,12 +48,92 @@ def pack(commands: Sequence[Sequence[Any]], encoding: str = "utf-8",
     return bytes(out)
 
 
+class ReplyReader:
+    """RESP2 replies parsed from the bytes fed in as they arrive; no I/O of its own, so the
+    blocking path (a redis-py connection's socket) and the anyio one share it."""
+
+    __slots__ = ("_buffer", "_encoding", "_errors")
+
+    def __init__(self, encoding: str = "utf-8", errors: str = "strict") -> None:
+        self._buffer = bytearray()
+        self._encoding = encoding
+        self._errors = errors
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            raise redis.ConnectionError("Connection closed by server.")
+        self._buffer += data
+
+    def take(self, count: int) -> list[Any] | None:
+        """``count`` complete replies, removed from the buffer; None (nothing removed) while
+        some have not fully arrived. Error replies come back as ``ResponseError`` objects."""
+        position = 0
+        replies = []
+        for _ in range(count):
+            parsed = self._parse(position)
+            if parsed is None:
+                return None
+            reply, position = parsed
+            replies.append(reply)
+        del self._buffer[:position]
+        return replies
+
+    def _parse(self, position: int) -> tuple[Any, int] | None:
+        buffer = self._buffer
+        end = buffer.find(b"\r\n", position)
+        if end < 0:
+            return None
+        kind = buffer[position]
+        if kind == 36:  # $ bulk string
+            size = int(buffer[position + 1:end])
+            if size < 0:
+                return None, end + 2
+            stop = end + 2 + size
+            if len(buffer) < stop + 2:
+                return None
+            return buffer[end + 2:stop].decode(self._encoding, self._errors), stop + 2
+        if kind == 58:  # : integer
+            return int(buffer[position + 1:end]), end + 2
+        if kind == 43:  # + simple string
+            return buffer[position + 1:end].decode(self._encoding, self._errors), end + 2
+        if kind in (42, 126, 62, 37):  # * array, RESP3 ~ set, > push, % map (pairs)
+            count = int(buffer[position + 1:end]) * (2 if kind == 37 else 1)
+            if count < 0:
+                return None, end + 2
+            items = []
+            position = end + 2
+            for _ in range(count):
+                parsed = self._parse(position)
+                if parsed is None:
+                    return None
+                item, position = parsed
+                items.append(item)
+            return items, position
+        if kind == 95:  # RESP3 _ null
+            return None, end + 2
+        if kind == 35:  # RESP3 # boolean
+            return buffer[position + 1:end] == b"t", end + 2
+        if kind == 44:  # RESP3 , double
+            return float(buffer[position + 1:end]), end + 2
+        if kind == 45:  # - error
+            message = buffer[position + 1:end].decode(self._encoding, "replace")
+            return redis.ResponseError(message), end + 2
+        raise redis.ConnectionError(f"Protocol error: unexpected reply {bytes(buffer[:40])!r}")
+
+
+def first_error(replies: list[Any]) -> redis.ResponseError | None:
+    for reply in replies:
+        if isinstance(reply, redis.ResponseError):
+            return reply
+    return None
+
+
 class _Connection:
-    """One connection: a buffered reader of RESP2 replies over an anyio byte stream."""
+    """One connection: RESP2 batches over an anyio byte stream."""
 
     def __init__(self, stream: ByteStream, encoding: str, errors: str) -> None:
         self.stream = stream
-        self._buffer = bytearray()
+        self._reader = ReplyReader(encoding, errors)
         self._encoding = encoding
         self._errors = errors
 
@@ -61,56 +141,19 @@ class _Connection:
         """Send ``commands`` at once and read one reply each; an error reply is raised after
         all replies were read (the connection stays usable)."""
         await self.stream.send(pack(commands, self._encoding, self._errors))
-        replies = [await self._reply() for _ in commands]
-        for reply in replies:
-            if isinstance(reply, redis.ResponseError):
-                raise reply
+        reader = self._reader
+        while (replies := reader.take(len(commands))) is None:
+            try:
+                reader.feed(await self.stream.receive(_CHUNK))
+            except (anyio.EndOfStream, anyio.BrokenResourceError, OSError) as exc:
+                raise redis.ConnectionError("Connection closed by server.") from exc
+        error = first_error(replies)
+        if error is not None:
+            raise error
         return replies
 
     async def aclose(self) -> None:
         await anyio.aclose_forcefully(self.stream)
-
-    async def _fill(self) -> None:
-        try:
-            chunk = await self.stream.receive(_CHUNK)
-        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError) as exc:
-            raise redis.ConnectionError("Connection closed by server.") from exc
-        self._buffer += chunk
-
-    async def _line(self) -> bytes:
-        while True:
-            end = self._buffer.find(b"\r\n")
-            if end >= 0:
-                line = bytes(self._buffer[:end])
-                del self._buffer[: end + 2]
-                return line
-            await self._fill()
-
-    async def _exactly(self, size: int) -> bytes:
-        while len(self._buffer) < size + 2:
-            await self._fill()
-        data = bytes(self._buffer[:size])
-        del self._buffer[: size + 2]
-        return data
-
-    async def _reply(self) -> Any:
-        line = await self._line()
-        kind, rest = line[:1], line[1:]
-        if kind == b"$":
-            size = int(rest)
-            if size < 0:
-                return None
-            return (await self._exactly(size)).decode(self._encoding, self._errors)
-        if kind == b":":
-            return int(rest)
-        if kind == b"+":
-            return rest.decode(self._encoding, self._errors)
-        if kind == b"*":
-            count = int(rest)
-            return None if count < 0 else [await self._reply() for _ in range(count)]
-        if kind == b"-":
-            return redis.ResponseError(rest.decode(self._encoding, "replace"))
-        raise redis.ConnectionError(f"Protocol error: unexpected reply {line[:40]!r}")
 
 
 def _tls_context(settings: RedisSettings) -> ssl.SSLContext | None:
