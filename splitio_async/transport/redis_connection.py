@@ -1,9 +1,10 @@
 """The factory's Redis clients, built from ``RedisSettings``, and how a batch of commands runs.
 
-redis-py's asyncio client runs on asyncio only, so a factory holds up to two clients: the asyncio
-one (asyncio event loops; on trio our own small anyio client, ``resp.py``) and the blocking one
-(the sync shim's threads, which run their own calls' steps in their own thread; and trio for a
-Redis Cluster, in worker threads through anyio).
+A factory holds up to two clients. On its event loop (asyncio or trio) our small RESP client on
+anyio streams (``resp.py``) serves standalone Redis and Sentinel; redis-py's asyncio client
+serves Redis Cluster and a user's ``redisConnectionPool`` on asyncio (on trio, where redis-py has
+no client, those run in worker threads). The blocking client is redis-py's: the sync shim's
+threads run their own calls' steps with it, in their own thread.
 Each is built on first use. A batch of more than one command goes out as one non-transactional
 pipeline: one round trip. Standalone, Sentinel (with or without TLS) and Cluster all look the
 same from here.
@@ -358,10 +359,10 @@ class RedisConnection:
         self._lock = threading.Lock()
         self._async_lock = anyio.Lock()
         self._on_asyncio = sniffio.current_async_library() == "asyncio"
-        # off asyncio (trio), our own anyio client, except for what only redis-py does: Cluster
-        # routing and a user's redis-py connection pool (those run in worker threads)
+        # our own anyio client (both backends), except for what only redis-py does: Cluster
+        # routing and a user's redis-py connection pool
         self._native = None if (
-            self._on_asyncio or settings.uses_cluster or settings.connection_pool is not None
+            settings.uses_cluster or settings.connection_pool is not None
         ) else NativeRedis(settings)
 
     @property
@@ -378,6 +379,8 @@ class RedisConnection:
         return run_blocking(self.blocking_client, batch)
 
     async def execute(self, batch: Batch) -> list[Any]:
+        if self._native is not None:
+            return await self._native.execute(batch)
         if self._on_asyncio:
             client = self._async
             if client is None:
