@@ -355,7 +355,29 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
 # One server process
 
 
-class RedisServer:
+class _TlsFileNames:
+    """``tls_files`` and its paths (None without TLS), for whatever holds ``_tls_files``."""
+
+    _tls_files: TlsFiles | None
+
+    @property
+    def tls_files(self) -> TlsFiles | None:
+        return self._tls_files
+
+    @property
+    def ca_file(self) -> str | None:
+        return self._tls_files.ca_file if self._tls_files else None
+
+    @property
+    def cert_file(self) -> str | None:
+        return self._tls_files.cert_file if self._tls_files else None
+
+    @property
+    def key_file(self) -> str | None:
+        return self._tls_files.key_file if self._tls_files else None
+
+
+class RedisServer(_TlsFileNames):
     """One ``redis-server`` on a free 127.0.0.1 port, in its own temporary directory.
 
     Started by the constructor (unless ``start=False``). ``tls=True`` listens on TLS only
@@ -421,22 +443,6 @@ class RedisServer:
     def url(self) -> str:
         """``redis://127.0.0.1:PORT`` (``rediss://`` with TLS)."""
         return f"{'rediss' if self.tls else 'redis'}://{self.host}:{self.port}"
-
-    @property
-    def tls_files(self) -> TlsFiles | None:
-        return self._tls_files
-
-    @property
-    def ca_file(self) -> str | None:
-        return self._tls_files.ca_file if self._tls_files else None
-
-    @property
-    def cert_file(self) -> str | None:
-        return self._tls_files.cert_file if self._tls_files else None
-
-    @property
-    def key_file(self) -> str | None:
-        return self._tls_files.key_file if self._tls_files else None
 
     @property
     def pid(self) -> int | None:
@@ -779,7 +785,7 @@ class _ClusterServer(RedisServer):
 # Sentinel
 
 
-class SentinelSet:
+class SentinelSet(_TlsFileNames):
     """A master, one replica and three sentinels (quorum 2) on free ports.
 
     ``down_after_ms``/``failover_timeout_ms`` are small so that ``failover()`` completes in a few
@@ -867,22 +873,6 @@ class SentinelSet:
     @property
     def sentinels(self) -> list[Address]:
         return [server.address for server in self.sentinel_servers]
-
-    @property
-    def tls_files(self) -> TlsFiles | None:
-        return self._tls_files
-
-    @property
-    def ca_file(self) -> str | None:
-        return self._tls_files.ca_file if self._tls_files else None
-
-    @property
-    def cert_file(self) -> str | None:
-        return self._tls_files.cert_file if self._tls_files else None
-
-    @property
-    def key_file(self) -> str | None:
-        return self._tls_files.key_file if self._tls_files else None
 
     def _ask(self, sentinel: Address, *args: object) -> Any:
         return execute(sentinel, "SENTINEL", *args, tls=self._tls_files, timeout=1.0)
