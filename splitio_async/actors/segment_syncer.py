@@ -53,13 +53,18 @@ class SegmentSyncer:
         self._retry_cap = retry_cap
         self.last_success: int | None = None  # epoch ms of the last successful fetch
 
-    async def sync(self, name: str, till: int | None = None) -> int:
+    async def sync(
+        self, name: str, till: int | None = None,
+        on_first_page: Callable[[str], None] | None = None,
+    ) -> int:
         """Fetch one segment until up to date; with ``till`` (a streaming notification) until
-        it reaches that change number, retrying with backoff and then bypassing the CDN."""
+        it reaches that change number, retrying with backoff and then bypassing the CDN.
+        ``on_first_page(name)`` runs once the first page is applied (the segment is loaded;
+        what follows only confirms that nothing changed meanwhile)."""
         lock = self._locks.setdefault(name, anyio.Lock())
         async with self._limiter, lock:
             if till is None:
-                return await self._fetch_until(name, None, None)
+                return await self._fetch_until(name, None, None, on_first_page)
             for bypass in (False, True):
                 backoff = Backoff(self._retry_base, self._retry_cap)
                 for remaining in range(ATTEMPTS - 1, -1, -1):
@@ -72,7 +77,10 @@ class SegmentSyncer:
             _LOGGER.warning("Segment %s: no change %d after the CDN was bypassed.", name, till)
             return self._state.snapshot.segment_change_numbers.get(name, -1)
 
-    async def _fetch_until(self, name: str, till: int | None, bypass: int | None) -> int:
+    async def _fetch_until(
+        self, name: str, till: int | None, bypass: int | None,
+        on_first_page: Callable[[str], None] | None = None,
+    ) -> int:
         while True:
             since = self._state.snapshot.segment_change_numbers.get(name, -1)
             if name in self.fresh_names:  # bootstrapped: fetch it whole and replace it
@@ -91,6 +99,9 @@ class SegmentSyncer:
                 applied=applied,
             ))
             await applied.wait()
+            if on_first_page is not None:
+                on_first_page(name)
+                on_first_page = None
             if new_till == body.get("since", since) or new_till <= since:
                 return max(new_till, since)
 
@@ -110,17 +121,32 @@ class SegmentSyncer:
         return failures
 
     async def sync_alongside(
-        self, work: Callable[[Callable[[], None]], Awaitable[object]]
+        self, work: Callable[[Callable[[], None]], Awaitable[object]],
+        on_loaded: Callable[[], None] | None = None,
     ) -> list[tuple[str, APIError]]:
         """Run ``work(kick)`` (a flag sync) and fetch every segment the flags reference, starting
         each as soon as a page that references it is applied (``kick``) instead of after the
-        last page: start-up then overlaps flag and segment round trips."""
+        last page: start-up then overlaps flag and segment round trips. ``on_loaded()`` runs
+        once the flags' first page and the first page of every segment it references are
+        applied: everything is loaded, the remaining requests only confirm it is current."""
         failures: list[tuple[str, APIError]] = []
         started: set[str] = set()
+        loaded: set[str] = set()
+        flags_paged = False
+
+        def check_loaded() -> None:
+            nonlocal on_loaded
+            if on_loaded is not None and flags_paged and started <= loaded:
+                on_loaded()
+                on_loaded = None
+
+        def first_page(name: str) -> None:
+            loaded.add(name)
+            check_loaded()
 
         async def one(name: str) -> None:
             try:
-                await self.sync(name)
+                await self.sync(name, on_first_page=first_page)
             except APIError as exc:
                 failures.append((name, exc))
 
@@ -128,9 +154,12 @@ class SegmentSyncer:
         async with anyio.create_task_group() as tg:
 
             def kick() -> None:
+                nonlocal flags_paged
                 for name in sorted(self._state.snapshot.referenced_segments() - started):
                     started.add(name)
                     tg.start_soon(one, name)
+                flags_paged = True
+                check_loaded()
 
             try:
                 await work(kick)

@@ -64,17 +64,25 @@ class Synchronizer:
         takes over, or polling alone."""
         task_status.started()
         async with self._outbox:
-            if not await self._initial_sync():
-                return
-            ready = anyio.Event()
-            await self._outbox.send(MarkReady(ready))
-            await ready.wait()
+            async with anyio.create_task_group() as tg:
+                loaded = anyio.Event()  # ready as soon as the data is in, not after the
+                tg.start_soon(self._mark_ready_when, loaded)  # requests that only confirm it
+                if not await self._initial_sync(loaded.set):
+                    tg.cancel_scope.cancel()
+                    return
+                loaded.set()  # (a sync that ended without data, e.g. the 414 case: official)
             if self.keep_current is None:
                 await self.poll()
             else:
                 await self.keep_current(self)
 
     keep_current: Callable[[Synchronizer], Awaitable[None]] | None = None
+
+    async def _mark_ready_when(self, loaded: anyio.Event) -> None:
+        await loaded.wait()
+        ready = anyio.Event()
+        await self._outbox.send(MarkReady(ready))
+        await ready.wait()
 
     async def poll(self) -> None:
         """Poll flags and segments until cancelled (or until the SDK key is refused)."""
@@ -86,13 +94,13 @@ class Synchronizer:
         """A full sync (streaming came up or went down), retried until it succeeds."""
         await self._initial_sync()
 
-    async def _initial_sync(self) -> bool:
+    async def _initial_sync(self, on_loaded: Callable[[], None] | None = None) -> bool:
         backoff = Backoff(self._retry_base, self._retry_cap)
         problems = self._problems["initial sync"]
         while True:
             try:
                 failures = await self._segments.sync_alongside(
-                    lambda kick: self._flags.sync(on_page=kick)
+                    lambda kick: self._flags.sync(on_page=kick), on_loaded
                 )
                 if failures:
                     name, error = failures[0]

@@ -175,6 +175,25 @@ async def test_not_ready_until_synced(
     assert await client.get_treatment("k", "f") == "on"
 
 
+async def test_ready_once_loaded_without_waiting_for_the_confirming_requests(
+    server: FakeSplitServer, factories: list[SplitFactory]
+) -> None:
+    """The first page of flags and of each segment holds everything; the requests after them
+    (``since`` = the page's ``till``) only confirm nothing changed, so readiness does not wait
+    for them: here they take 3 s, and the factory is ready long before."""
+    server.set_flags([segment_flag("f", "beta")])
+    server.set_segment("beta", ["k"])
+    server.delay("/api/splitChanges", 3.0, times=1, skip=1)
+    server.delay("/api/segmentChanges/beta", 3.0, times=1, skip=1)
+    factory = await start(server, connectionTimeout=10_000)  # the delays are no timeouts
+    factories.append(factory)
+    with anyio.fail_after(2):
+        await factory.block_until_ready(2)
+    assert await factory.client().get_treatment("k", "f") == "in"
+    sinces = [r.query_string for r in server.requests_to("/api/segmentChanges/beta")]
+    assert sinces[0] == "since=-1"  # the confirmation, if sent yet, is still being answered
+
+
 @pytest.mark.parametrize(
     "fault",
     ["5xx", "timeout", "dropped", "malformed", "truncated", "unknown_fields"],

@@ -141,6 +141,7 @@ class _Fault:
     status: int = 200
     body: bytes = b"{}"
     seconds: float = 0.0
+    skip: int = 0  # matching requests let through before this fault applies
 
 
 @dataclasses.dataclass
@@ -712,9 +713,12 @@ class FakeSplitServer:
         """Answer ``status`` with exactly ``body`` (e.g. malformed JSON; never gzipped)."""
         self._add_fault(_Fault("body", path_prefix, times, status=status, body=body))
 
-    def delay(self, path_prefix: str, seconds: float, times: int | None = None) -> None:
-        """Sleep ``seconds`` before answering (combines with one other fault; cut by ``stop``)."""
-        self._add_fault(_Fault("delay", path_prefix, times, seconds=seconds))
+    def delay(
+        self, path_prefix: str, seconds: float, times: int | None = None, skip: int = 0
+    ) -> None:
+        """Sleep ``seconds`` before answering (combines with one other fault; cut by ``stop``),
+        from the matching request after the first ``skip`` ones."""
+        self._add_fault(_Fault("delay", path_prefix, times, seconds=seconds, skip=skip))
 
     def drop_connection(self, path_prefix: str, times: int | None = None) -> None:
         """Close the socket without answering."""
@@ -759,6 +763,9 @@ class FakeSplitServer:
         with self._lock:
             for fault in list(self._faults):
                 if not _matches(path, fault.prefix):
+                    continue
+                if fault.skip:
+                    fault.skip -= 1
                     continue
                 if fault.kind == "delay":
                     if delay:
