@@ -24,6 +24,9 @@ class ApplySegment:
     till: int
     replace: bool = False
     applied: anyio.Event | None = field(default=None, compare=False)
+    # a fetched segment: dropped if no flag references it by the time it is applied (a flag
+    # change may have made it unused while it was in flight; it must not come back)
+    if_referenced: bool = False
 
 
 @dataclass(frozen=True, slots=True)

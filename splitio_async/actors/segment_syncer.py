@@ -96,7 +96,7 @@ class SegmentSyncer:
             applied = anyio.Event()
             await self._outbox.send(ApplySegment(
                 name, added, removed, max(new_till, since), replace=since == -1,
-                applied=applied,
+                applied=applied, if_referenced=True,
             ))
             await applied.wait()
             if on_first_page is not None:

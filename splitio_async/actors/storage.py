@@ -89,6 +89,10 @@ class StorageActor:
                     state.snapshot.rule_based_segments_change_number,
                 )
         elif isinstance(message, ApplySegment):
+            if message.if_referenced and message.name not in state.snapshot.segments and (
+                message.name not in state.snapshot.referenced_segments()
+            ):
+                return
             state.snapshot = apply_segment_change(
                 state.snapshot, message.name, message.added, message.removed, message.till,
                 message.replace,
