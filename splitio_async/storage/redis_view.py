@@ -406,6 +406,14 @@ class RedisView:
             self._store_flag(name, _optional_text(replies[index]), now)
         for index, name in enumerate(rbs_names, start=len(flag_names)):
             self._store_rbs(name, _optional_text(replies[index]), now)
+        # what the flag sets probably hold, from the flags' own ``sets``: knowledge for the
+        # first flag-set call to ask for its flags at once (never served: marked as stale)
+        members: dict[str, set[str]] = {}
+        for split in self.flags.values():
+            for flag_set in split.sets:
+                members.setdefault(flag_set, set()).add(split.name)
+        for flag_set, names in members.items():
+            self._sets.setdefault(flag_set, (float("-inf"), frozenset(names)))
         return len(flag_names)
 
 

@@ -210,6 +210,22 @@ def test_flag_sets_are_read_with_their_flags(redis: FakeRedis) -> None:
     assert names == ["b"] and len(redis.batches) == 1  # members and flags together
 
 
+def test_after_warm_up_even_the_first_flag_set_call_is_one_round_trip(
+    redis: FakeRedis,
+) -> None:
+    redis.flag(flag_json("a", [condition([in_segment("beta")], [("on", 100)])], sets=["s1"]))
+    redis.flag(flag_json("b", sets=["s1"]))
+    redis.sets["SPLITIO.flagSet.s1"] = {"a", "b"}
+    redis.segment("beta", "u")
+    for ttl in (None, 5.0):
+        view = _view(ttl=ttl)
+        drive_sync(view.warm_up(), redis.execute)
+        redis.batches.clear()
+        data, names = drive_sync(view.gather((), "u", ["s1"]), redis.execute)
+        assert names == ["a", "b"] and data.in_segment("beta", "u")
+        assert len(redis.batches) == 1  # the set, its flags and the membership together
+
+
 def test_prefix_and_failures(redis: FakeRedis) -> None:
     redis.flag(flag_json("f"), prefix="tenant.")
     view = _view(prefix="tenant")
