@@ -18,10 +18,9 @@ from __future__ import annotations
 import logging
 import random
 from time import perf_counter_ns
-from typing import Any
+from typing import Any, TypeVar
 
 from .lowlevel import (
-    _UNMEASURED,
     READY,
     EvaluationCore,
     ManyCall,
@@ -33,15 +32,13 @@ from .lowlevel import (
 )
 from .manager import ManagerCore, SplitView, split_view
 from .models.events import Event
-from .models.labels import DEFINITION_NOT_FOUND
-from .models.telemetry import METHOD_CODES, CallRecord
 from .steps import Steps
 from .storage.redis_view import Gathered, RedisView
 from .validation import validate_flag_name, validate_key
 
 _LOGGER = logging.getLogger("splitio.storage.redis")
 
-_TRACK = METHOD_CODES["track"]
+T = TypeVar("T")
 
 
 class StorageProblems:
@@ -65,6 +62,16 @@ class StorageProblems:
         if self.current is not None:
             _LOGGER.info("Redis answers again; evaluations use its data")
             self.current = None
+
+    def read(self, steps: Steps[T]) -> Steps[T | None]:
+        """``steps``' result, or None (logged once) when Redis could not be read."""
+        try:
+            result = yield from steps
+        except Exception as exc:
+            self.failed(exc)
+            return None
+        self.recovered()
+        return result
 
 
 class RedisEvaluationCore(MeasuredEvaluationCore):
@@ -96,30 +103,21 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
         started = perf_counter_ns()
         checked = self._check_one(key, flag_name, attributes, options, method)
         if len(checked) == 3:
-            return checked  # no latency for invalid input (official)
+            return checked
         data = None
         if checked[0] is READY:
             data = self.view.cached((checked[2],), checked[1][0])
             if data is None:
                 return self._treatment_steps(checked, attributes, started)
-        result = self._evaluate_one(checked, attributes, data)
-        self._measure_one(METHOD_CODES[method], started, result)
-        return result
+        return self._timed_one(self._evaluate_one(checked, attributes, data), method, started)
 
     def _treatment_steps(
         self, checked: OneCall, attributes: Any, started: int
     ) -> Steps[TreatmentResult]:
-        data: Gathered | None = None
-        try:
-            data, _ = yield from self.view.gather((checked[2],), checked[1][0])
-        except Exception as exc:
-            self.problems.failed(exc)
-        else:
-            if self.problems.current is not None:
-                self.problems.recovered()
+        gathered = yield from self.problems.read(self.view.gather((checked[2],), checked[1][0]))
+        data = gathered[0] if gathered is not None else None
         result = self._evaluate_one(checked, attributes, data)
-        self._measure_one(METHOD_CODES[checked[4]], started, result)
-        return result
+        return self._timed_one(result, checked[4], started)
 
     def treatments(
         self, key: Any, flag_names: Any, attributes: Any, options: Any, method: str
@@ -133,24 +131,16 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
             data = self.view.cached(tuple(checked[2]), checked[1][0])
             if data is None:
                 return self._treatments_steps(checked, attributes, started)
-        result = self._evaluate_many(checked, attributes, data)
-        self._measure(METHOD_CODES[method], started)
-        return result
+        return self._timed(self._evaluate_many(checked, attributes, data), method, started)
 
     def _treatments_steps(
         self, checked: ManyCall, attributes: Any, started: int
     ) -> Steps[ManyResults]:
-        data: Gathered | None = None
-        try:
-            data, _ = yield from self.view.gather(tuple(checked[2]), checked[1][0])
-        except Exception as exc:
-            self.problems.failed(exc)
-        else:
-            if self.problems.current is not None:
-                self.problems.recovered()
-        result = self._evaluate_many(checked, attributes, data)
-        self._measure(METHOD_CODES[checked[4]], started)
-        return result
+        gathered = yield from self.problems.read(
+            self.view.gather(tuple(checked[2]), checked[1][0])
+        )
+        data = gathered[0] if gathered is not None else None
+        return self._timed(self._evaluate_many(checked, attributes, data), checked[4], started)
 
     def treatments_by_flag_sets(
         self, key: Any, flag_sets: Any, attributes: Any, options: Any, method: str
@@ -161,29 +151,25 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
         valid_sets = self._flag_sets_argument(flag_sets, method)
         names: list[str] = []
         data: Gathered | None = None
-        keys = validate_key(key, method) if valid_sets and self._state.status is READY else None
+        keys: tuple[str, str | None] | None = None
         if valid_sets and self._state.status is READY:
-            try:
-                data, names = yield from self.view.gather(
-                    (), keys[0] if keys is not None else None, valid_sets
-                )
-            except Exception as exc:
-                self.problems.failed(exc)
+            keys = validate_key(key, method)
+            gathered = yield from self.problems.read(
+                self.view.gather((), keys[0] if keys is not None else None, valid_sets)
+            )
+            if gathered is None:
                 _LOGGER.warning(
                     "Fetching feature flags for flag set %s encountered an error, skipping "
                     "this flag set.", valid_sets,
                 )
             else:
-                if self.problems.current is not None:
-                    self.problems.recovered()
+                data, names = gathered
         checked = self._check_by_sets(
             key, names, attributes, options, method, keys if keys is not None else False
         )
         if isinstance(checked, dict):
             return checked
-        result = self._evaluate_many(checked, attributes, data)
-        self._measure(METHOD_CODES[method], started)
-        return result
+        return self._timed(self._evaluate_many(checked, attributes, data), method, started)
 
     def track(
         self, key: Any, traffic_type: Any, event_type: Any, value: Any, properties: Any
@@ -200,33 +186,15 @@ class RedisEvaluationCore(MeasuredEvaluationCore):
                 return self._track_steps(checked[1], checked[2], started)
             if not exists:
                 _warn_traffic_type(checked[1].traffic_type_name)
-        queued = self._queue_event(checked[1], checked[2])
-        self._measure(_TRACK, started)
-        return queued
+        return self._timed(self._queue_event(checked[1], checked[2]), "track", started)
 
     def _track_steps(self, event: Event, size: int, started: int) -> Steps[bool]:
-        try:
-            exists = yield from self.view.traffic_type_exists(event.traffic_type_name)
-        except Exception as exc:
-            self.problems.failed(exc)
-        else:
-            if not exists:
-                _warn_traffic_type(event.traffic_type_name)
-        queued = self._queue_event(event, size)
-        self._measure(_TRACK, started)
-        return queued
-
-    def _measure(self, code: str, started: int) -> None:
-        if self._state.status not in _UNMEASURED:
-            self._telemetry.append((code, (perf_counter_ns() - started) // 1000))
-
-    def _measure_one(self, code: str, started: int, result: TreatmentResult) -> None:
-        """A single-flag call is timed only when its flag exists (official)."""
-        if result[2] is None or DEFINITION_NOT_FOUND not in result[2]:
-            self._measure(code, started)
-
-    def _note(self, record: CallRecord) -> None:
-        self._telemetry.append(record)
+        exists = yield from self.problems.read(
+            self.view.traffic_type_exists(event.traffic_type_name)
+        )
+        if exists is False:
+            _warn_traffic_type(event.traffic_type_name)
+        return self._timed(self._queue_event(event, size), "track", started)
 
     def _record(self, *args: Any) -> None:
         """``dataSampling`` (Redis only): each recorded evaluation is kept with that
@@ -250,24 +218,14 @@ class RedisManagerCore(ManagerCore):
     def split_names(self) -> Steps[list[str]]:
         if not self._usable("split_names"):
             return []
-        try:
-            names = yield from self._view.flag_names()
-        except Exception as exc:
-            self._problems.failed(exc)
-            return []
-        self._problems.recovered()
-        return names
+        names = yield from self._problems.read(self._view.flag_names())
+        return names or []
 
     def splits(self) -> Steps[list[SplitView]]:
         if not self._usable("splits"):
             return []
-        try:
-            flags = yield from self._view.all_flags()
-        except Exception as exc:
-            self._problems.failed(exc)
-            return []
-        self._problems.recovered()
-        return [split_view(flag) for flag in flags]
+        flags = yield from self._problems.read(self._view.all_flags())
+        return [split_view(flag) for flag in flags or ()]
 
     def split(self, feature_flag_name: Any) -> Steps[SplitView | None]:
         if not self._usable("split"):
@@ -275,10 +233,7 @@ class RedisManagerCore(ManagerCore):
         name = validate_flag_name(feature_flag_name, "split")
         if name is None:
             return None
-        try:
-            found = yield from self._view.flag(name)
-        except Exception as exc:
-            self._problems.failed(exc)
-            return None
-        self._problems.recovered()
+        found = yield from self._problems.read(self._view.flag(name))
+        if found is None and self._problems.current is not None:
+            return None  # not read (logged), rather than missing
         return self._view_of(found, name)

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ._version import __version__
 from .actors.intake import Intake
@@ -470,9 +470,7 @@ class MeasuredEvaluationCore(EvaluationCore):
         if len(checked) == 3:
             return checked  # invalid input, destroyed: no latency (official)
         result = self._evaluate_one(checked, attributes, self._state.snapshot)
-        if result[2] is None or labels.DEFINITION_NOT_FOUND not in result[2]:
-            self._telemetry.append((METHOD_CODES[method], (perf_counter_ns() - started) // 1000))
-        return result
+        return self._timed_one(result, method, started)
 
     def treatments(
         self, key: Any, flag_names: Any, attributes: Any, options: Any, method: str
@@ -481,9 +479,9 @@ class MeasuredEvaluationCore(EvaluationCore):
         checked = self._check_many(key, flag_names, attributes, options, method)
         if isinstance(checked, dict):
             return checked
-        result = self._evaluate_many(checked, attributes, self._state.snapshot)
-        self._telemetry.append((METHOD_CODES[method], (perf_counter_ns() - started) // 1000))
-        return result
+        return self._timed(
+            self._evaluate_many(checked, attributes, self._state.snapshot), method, started
+        )
 
     def treatments_by_flag_sets(
         self, key: Any, flag_sets: Any, attributes: Any, options: Any, method: str
@@ -494,9 +492,7 @@ class MeasuredEvaluationCore(EvaluationCore):
         checked = self._check_by_sets(key, names, attributes, options, method)
         if isinstance(checked, dict):
             return checked
-        result = self._evaluate_many(checked, attributes, snapshot)
-        self._telemetry.append((METHOD_CODES[method], (perf_counter_ns() - started) // 1000))
-        return result
+        return self._timed(self._evaluate_many(checked, attributes, snapshot), method, started)
 
     def track(
         self, key: Any, traffic_type: Any, event_type: Any, value: Any, properties: Any
@@ -505,18 +501,26 @@ class MeasuredEvaluationCore(EvaluationCore):
         checked = self._check_track(key, traffic_type, event_type, value, properties)
         if checked is None:
             return False
-        result = self._track_checked(checked)
-        self._telemetry.append((_TRACK, (perf_counter_ns() - started) // 1000))
+        return self._timed(self._track_checked(checked), "track", started)
+
+    def _timed(self, result: R, method: str, started: int) -> R:
+        """``result``, its call's latency recorded (calls that got past validation)."""
+        self._telemetry.append((METHOD_CODES[method], (perf_counter_ns() - started) // 1000))
+        return result
+
+    def _timed_one(self, result: TreatmentResult, method: str, started: int) -> TreatmentResult:
+        """A single-flag call is timed only when its flag exists (official)."""
+        if result[2] is None or labels.DEFINITION_NOT_FOUND not in result[2]:
+            self._telemetry.append((METHOD_CODES[method], (perf_counter_ns() - started) // 1000))
         return result
 
     def _note(self, record: CallRecord) -> None:
         self._telemetry.append(record)
 
 
-_TRACK = METHOD_CODES["track"]
+R = TypeVar("R")
 _new_event = tuple.__new__  # skips NamedTuple's Python-level __new__ on the track path
 KNOWN_EVENT_TYPES = 1000  # valid event types remembered per factory
-_UNMEASURED = frozenset((DESTROYED, WAITING_FORK))  # no telemetry for these calls (spec)
 
 
 def _close(outcome: Awaitable[Any]) -> None:

@@ -361,11 +361,7 @@ class RedisView:
 
     def all_flags(self) -> Steps[list[Split]]:
         """Every flag in the cache (the manager), read fresh: ``KEYS`` then the definitions."""
-        replies = yield [("keys", self.keys.flags_pattern)]
-        names = sorted(
-            name for name in (self.keys.flag_name(_text(k)) for k in replies[0] or ())
-            if name is not None
-        )
+        names = yield from self.flag_names()
         if not names:
             return []
         now = self._clock()
@@ -376,10 +372,11 @@ class RedisView:
 
     def flag_names(self) -> Steps[list[str]]:
         replies = yield [("keys", self.keys.flags_pattern)]
-        return sorted(
-            name for name in (self.keys.flag_name(_text(k)) for k in replies[0] or ())
-            if name is not None
-        )
+        return sorted(self._flag_names(replies[0]))
+
+    def _flag_names(self, keys_reply: Any) -> list[str]:
+        """The flag names in the answer to ``KEYS SPLITIO.split.*``."""
+        return [n for n in (self.keys.flag_name(_text(k)) for k in keys_reply or ()) if n]
 
     def flag(self, name: str) -> Steps[Split | None]:
         replies = yield [("get", self.keys.split(name))]
@@ -391,7 +388,7 @@ class RedisView:
         flag knows its dependencies (one round trip from the first call). Returns the number of
         flags found; raises if Redis cannot be read (the factory is then not ready)."""
         replies = yield [("keys", self.keys.flags_pattern), ("keys", self.keys.rbs_pattern)]
-        flag_names = [n for n in (self.keys.flag_name(_text(k)) for k in replies[0] or ()) if n]
+        flag_names = self._flag_names(replies[0])
         rbs_prefix = self.keys.rbs_prefix
         rbs_names = [
             _text(k)[len(rbs_prefix):] for k in replies[1] or () if _text(k).startswith(rbs_prefix)

@@ -296,26 +296,6 @@ def _exchange(connection: Any, batch: Batch) -> list[Any]:
     return replies
 
 
-async def _run_held_async(held: _Held, batch: Batch) -> list[Any]:
-    for attempt in (0, 1):
-        try:
-            connection = held.idle.pop()
-        except IndexError:
-            connection = await held.pool.get_connection()
-        try:
-            await connection.send_packed_command(_packed(connection, batch), check_health=False)
-            replies = [await connection.read_response() for _ in batch]
-        except BaseException as exc:
-            await connection.disconnect()
-            await held.pool.release(connection)
-            if attempt or not isinstance(exc, redis.ConnectionError | OSError):
-                raise
-            continue
-        held.idle.append(connection)
-        return replies
-    raise AssertionError("unreachable")
-
-
 def run_blocking(client: Any, batch: Batch) -> list[Any]:
     held = _held(client)
     if held is not None:
@@ -333,9 +313,8 @@ def run_blocking(client: Any, batch: Batch) -> list[Any]:
 
 
 async def _run_async(client: Any, batch: Batch) -> list[Any]:
-    held = _held(client)
-    if held is not None:
-        return await _run_held_async(held, batch)
+    """redis-py's asyncio client, only for what our loop client leaves to it (Cluster, a
+    user's asyncio pool): its own pipelines."""
     if len(batch) == 1:
         name, *args = batch[0]
         return [await _method(client, name)(*args)]
