@@ -41,7 +41,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "HOST",
@@ -785,7 +788,36 @@ class _ClusterServer(RedisServer):
 # Sentinel
 
 
-class SentinelSet(_TlsFileNames):
+class _ServerGroup:
+    """Several servers stopped and removed together (a context manager)."""
+
+    @property
+    def _members(self) -> list[RedisServer]:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """SIGKILL every server, in ``_members`` order; keep the directories."""
+        for server in self._members:
+            server.kill()
+
+    def close(self) -> None:
+        """Stop every server and remove the temporary directories."""
+        for server in self._members:
+            server.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SentinelSet(_TlsFileNames, _ServerGroup):
     """A master, one replica and three sentinels (quorum 2) on free ports.
 
     ``down_after_ms``/``failover_timeout_ms`` are small so that ``failover()`` completes in a few
@@ -1132,33 +1164,17 @@ class SentinelSet(_TlsFileNames):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def stop(self) -> None:
-        """SIGKILL the sentinels first (so none fails over), then the data nodes; keep dirs."""
-        for server in [*self.sentinel_servers, *self.data_servers]:
-            server.kill()
-
-    def close(self) -> None:
-        """Stop everything and remove the temporary directories."""
-        for server in [*self.sentinel_servers, *self.data_servers]:
-            server.close()
-
-    def __enter__(self) -> SentinelSet:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    @property
+    def _members(self) -> list[RedisServer]:
+        """Sentinels first, so that none fails over while the data nodes go down."""
+        return [*self.sentinel_servers, *self.data_servers]
 
 
 # ---------------------------------------------------------------------------------------------
 # Cluster
 
 
-class RedisCluster:
+class RedisCluster(_ServerGroup):
     """``masters`` cluster nodes (no replicas) joined by ``redis-cli --cluster create``.
 
     Each node's cluster bus uses its own free port (``cluster-port``), so the usual
@@ -1260,23 +1276,6 @@ class RedisCluster:
         host, port = self.nodes[0]
         return Client(host=host, port=port, **kwargs)
 
-    def stop(self) -> None:
-        """SIGKILL every node; keep the directories."""
-        for server in self.servers:
-            server.kill()
-
-    def close(self) -> None:
-        """Stop every node and remove the temporary directories."""
-        for server in self.servers:
-            server.close()
-
-    def __enter__(self) -> RedisCluster:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    @property
+    def _members(self) -> list[RedisServer]:
+        return self.servers
