@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 
 def rollout_flag(
@@ -74,3 +77,10 @@ def segment_flag(name: str, segment: str, treatment: str = "in") -> dict[str, An
     }
     flag["conditions"][0]["label"] = f"in segment {segment}"
     return flag
+
+
+async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll an SDK-side condition with a tiny sleep (bounded): the SDK has no event for it."""
+    with anyio.fail_after(within):
+        while not condition():  # noqa: ASYNC110
+            await anyio.sleep(0.005)

@@ -21,7 +21,7 @@ from splitio_async import Change, FactoryStatus, SplitFactory, get_factory_async
 from splitio_async.status import CHANGES_BUFFER, ChangeFeed
 from tests.conftest import REPO
 from tests.fakes.split_server import FakeSplitServer
-from tests.helpers import rollout_flag, segment_flag, write_split_changes
+from tests.helpers import rollout_flag, segment_flag, until, write_split_changes
 
 pytestmark = pytest.mark.anyio
 
@@ -51,13 +51,6 @@ async def start(
     with anyio.fail_after(5):
         await factory.block_until_ready(5)
     return factory
-
-
-async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
-    """Poll an SDK-side condition (bounded): the SDK has no event for it."""
-    with anyio.fail_after(within):
-        while not condition():  # noqa: ASYNC110
-            await anyio.sleep(0.005)
 
 
 async def in_thread(call: Callable[..., Any], *args: Any) -> Any:

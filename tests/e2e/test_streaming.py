@@ -20,7 +20,7 @@ import pytest
 
 from splitio_async import SdkEvent, SplitFactory, get_factory_async
 from tests.fakes.split_server import FakeSplitServer
-from tests.helpers import rollout_flag
+from tests.helpers import rollout_flag, until
 from tests.helpers import segment_flag as in_segment_flag
 
 pytestmark = pytest.mark.anyio
@@ -52,13 +52,6 @@ AUTH = "/api/v2/auth"
 async def in_thread(call: Callable[..., Any], *args: Any) -> Any:
     """A blocking server-side wait, off the event loop."""
     return await anyio.to_thread.run_sync(functools.partial(call, *args))
-
-
-async def until(condition: Callable[[], bool], within: float = 3.0) -> None:
-    """Poll an SDK-side condition with a tiny sleep (bounded): the SDK has no event for it."""
-    with anyio.fail_after(within):
-        while not condition():  # noqa: ASYNC110
-            await anyio.sleep(0.005)
 
 
 async def treatment_becomes(
