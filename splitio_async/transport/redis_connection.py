@@ -233,11 +233,6 @@ def _held(client: Any) -> _Held | None:
     return held
 
 
-def _packed(connection: Any, batch: Batch) -> list[bytes]:
-    encoder = connection.encoder
-    return [pack(batch, encoder.encoding, encoder.encoding_errors)]
-
-
 def _run_held(held: _Held, batch: Batch) -> list[Any]:
     """A batch written in one go on one connection and its replies read back: one round trip
     without redis-py's pipeline machinery, which costs about as much again as the round trip
@@ -285,11 +280,11 @@ def _exchange(connection: Any, batch: Batch) -> list[Any]:
     if sock is None:  # disconnected by redis-py meanwhile
         connection.connect()
         sock, reader = connection._sock, None
+    encoder = connection.encoder
     if reader is None:
-        encoder = connection.encoder
         reader = ReplyReader(encoder.encoding, encoder.encoding_errors)
         connection._splitio_reader = reader
-    sock.sendall(_packed(connection, batch)[0])
+    sock.sendall(pack(batch, encoder.encoding, encoder.encoding_errors))
     count = len(batch)
     while (replies := reader.take(count)) is None:
         reader.feed(sock.recv(_CHUNK))
