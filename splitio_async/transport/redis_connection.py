@@ -34,7 +34,7 @@ import sniffio
 
 from ..redis_config import RedisSettings
 from ..steps import Batch
-from .resp import NativeRedis, ReplyReader, first_error, pack
+from .resp import NativeRedis, ReplyReader, first_error, node_unusable, pack
 
 try:
     from redis.driver_info import DriverInfo as _DriverInfo
@@ -257,7 +257,7 @@ def _run_held(held: _Held, batch: Batch) -> list[Any]:
             continue
         error = first_error(replies)
         if error is not None:
-            if str(error).startswith("READONLY"):  # a demoted master: connect afresh
+            if node_unusable(error):  # a demoted or loading master: connect afresh
                 _drop(held, connection)
             else:
                 held.idle.append(connection)

@@ -123,6 +123,16 @@ class ReplyReader:
         raise redis.ConnectionError(f"Protocol error: unexpected reply {bytes(buffer[:40])!r}")
 
 
+_UNUSABLE = ("READONLY", "LOADING", "MASTERDOWN")
+
+
+def node_unusable(error: redis.ResponseError) -> bool:
+    """An error saying this node cannot serve us as the master right now (demoted by a
+    failover, loading its data set, cut from its master): connect afresh rather than retry
+    on the same connection."""
+    return str(error).startswith(_UNUSABLE)
+
+
 def first_error(replies: list[Any]) -> redis.ResponseError | None:
     for reply in replies:
         if isinstance(reply, redis.ResponseError):
@@ -195,11 +205,11 @@ class NativeRedis:
                     with anyio.fail_after(self._settings.socket_timeout):
                         replies = await connection.execute(batch)
             except redis.ResponseError as exc:
-                if not str(exc).startswith("READONLY"):
+                if not node_unusable(exc):
                     self._idle.append(connection)
                     raise
-                # a replica now (a Sentinel failover demoted it): every idle connection goes
-                # there too; drop them all and send the batch once more to the new master
+                # every idle connection goes to the same node: drop them all and send the
+                # batch once more (through Sentinel, to the current master)
                 stale, self._idle = [connection, *self._idle], []
                 self._open -= len(stale)
                 with anyio.CancelScope(shield=True):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from splitio_async.transport.resp import ReplyReader, first_error, pack
+from splitio_async.transport.resp import ReplyReader, first_error, node_unusable, pack
 
 STREAM = (
     b"$6\r\nh\xc3\xa9llo\r\n"  # bulk string (UTF-8: 6 bytes)
@@ -65,3 +65,11 @@ def test_pack_makes_resp_arrays_of_bulk_strings() -> None:
     )
     with pytest.raises(TypeError):
         pack([("set", "k", True)])
+
+
+def test_errors_that_mean_connect_afresh() -> None:
+    for message in ("READONLY You can't write against a read only replica.",
+                    "LOADING Redis is loading the dataset in memory",
+                    "MASTERDOWN Link with MASTER is down"):
+        assert node_unusable(redis.ResponseError(message))
+    assert not node_unusable(redis.ResponseError("WRONGTYPE Operation against a key"))
