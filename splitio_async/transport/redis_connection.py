@@ -136,7 +136,7 @@ def build_blocking_client(settings: RedisSettings) -> Any:
         kwargs.pop("max_connections", None)
         kwargs.pop("retry", None)  # the cluster client's own retries route around nodes
         nodes = [
-            redis.cluster.ClusterNode(host, port)  # type: ignore[no-untyped-call]
+            redis.cluster.ClusterNode(host, port)  # type: ignore[no-untyped-call, unused-ignore]
             for host, port in settings.cluster_nodes
         ]
         return redis.cluster.RedisCluster(startup_nodes=nodes, **kwargs)
@@ -145,10 +145,10 @@ def build_blocking_client(settings: RedisSettings) -> Any:
             k: v for k, v in _tls_kwargs(settings, asyncio=False).items()
             if k not in ("username", "password")
         }
-        sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
             list(settings.sentinels), sentinel_kwargs=sentinel_kwargs, db=settings.db, **kwargs
         )
-        return sentinel.master_for(  # type: ignore[no-untyped-call]
+        return sentinel.master_for(  # type: ignore[no-untyped-call, unused-ignore]
             settings.master_service or ""
         )
     pool = settings.connection_pool
@@ -179,7 +179,7 @@ def build_async_client(settings: RedisSettings) -> Any:
             k: v for k, v in _tls_kwargs(settings, asyncio=True).items()
             if k not in ("username", "password")
         }
-        sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
             list(settings.sentinels), sentinel_kwargs=sentinel_kwargs, db=settings.db, **kwargs
         )
         return sentinel.master_for(settings.master_service or "")
