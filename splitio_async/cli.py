@@ -23,16 +23,17 @@ from typing import Any, TextIO
 
 import anyio
 
+from ._optional import require
+from ._threads import to_worker_thread
 from ._version import __version__
 from .engine.evaluator import Evaluator
 from .engine.explain import explain
-from .errors import SplitError, TimeoutException
+from .errors import MissingDependencyError, SplitError, TimeoutException
 from .factory import open_factory
 from .steps import drive_sync
 from .storage.redis_keys import RedisKeys
 from .storage.redis_view import RedisView
 from .storage.snapshot import FlagChanges, Snapshot, apply_flag_changes, apply_segment_change
-from .transport.redis_connection import run_blocking
 
 USAGE_ERROR = 2
 SOURCE_ERROR = 1
@@ -168,7 +169,7 @@ def _check_key(option: str, key: str | None) -> None:
 async def _load(args: argparse.Namespace) -> Snapshot:
     """Start a factory on the chosen source, wait until it is ready and return its snapshot."""
     if args.redis is not None:
-        return await anyio.to_thread.run_sync(_redis_snapshot, args.redis, args.redis_prefix,
+        return await to_worker_thread(_redis_snapshot, args.redis, args.redis_prefix,
                                               args.timeout)
     config: dict[str, Any] = {"destroyTimeout": 1, "impressionsMode": "none"}
     urls: dict[str, str | None] = {}
@@ -198,7 +199,11 @@ async def _load(args: argparse.Namespace) -> Snapshot:
 
 def _redis_snapshot(url: str, prefix: str | None, timeout: float) -> Snapshot:
     """Everything the cache holds for evaluation, read once with the blocking client."""
-    import redis  # noqa: PLC0415 - only this source needs it
+    try:
+        redis = require("redis", "--redis")
+    except MissingDependencyError as exc:
+        raise CliError(str(exc), USAGE_ERROR) from None
+    from .transport.redis_connection import run_blocking  # noqa: PLC0415 - needs redis-py
 
     keys = RedisKeys(prefix)
     try:

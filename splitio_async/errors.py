@@ -6,7 +6,8 @@ Kept in a module of its own so every layer can import it without import loops::
     ├── TimeoutException              block_until_ready() ran out of time
     ├── SentinelConfigurationException a bad Redis Sentinel configuration at factory creation
     ├── RedisClusterConfigurationException a bad Redis Cluster configuration at factory creation
-    └── LocalhostFileError            a localhost flag or segment file cannot be read or parsed
+    ├── LocalhostFileError            a localhost flag or segment file cannot be read or parsed
+    └── MissingDependencyError        a mode or module needs an extra that is not installed
 
 Evaluation, ``track`` and manager calls never raise: these only come out of factory creation and
 ``block_until_ready``.
@@ -42,3 +43,29 @@ class LocalhostFileError(SplitError, ValueError):
 
 class RedisClusterConfigurationException(SplitError):
     """The Redis Cluster settings cannot work (no nodes, a prefix without a hash tag...)."""
+
+
+class MissingDependencyError(SplitError, ImportError, NotImplementedError):
+    """A mode or module needs an optional dependency that is not installed.
+
+    An ``ImportError`` too, so code that guards an optional import keeps working, and a
+    ``NotImplementedError``, which is what the official SDK raises when its Redis extra is
+    missing. The message names the extra to install, e.g. ``pip install 'splitio_async[redis]'``.
+    """
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        super().__init__(
+            f"{feature} needs {package}, which is not installed: "
+            f"pip install 'splitio_async[{extra}]'"
+        )
+        self.extra = extra
+
+
+def at_boundary(error: BaseException) -> BaseException:
+    """``error`` ready to be raised out of a public call: an SDK error (a malformed localhost
+    file, a bad Sentinel setting...) loses the SDK's and its libraries' frames, since its
+    message says everything and forty frames of YAML and anyio internals only hide it; anything
+    else (a bug) keeps its whole traceback. Raise it ``from None``."""
+    if isinstance(error, SplitError):
+        return error.with_traceback(None)
+    return error

@@ -16,10 +16,9 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import anyio.to_thread
 import httpx
 
 if sys.version_info < (3, 11):  # pragma: no cover - the backport anyio already depends on
@@ -29,6 +28,9 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ._fork import watch_fork
 from ._host import start_hosted
+from ._optional import require
+from ._threads import to_worker_thread
+from ._version import SDK_WIRE_VERSION, __version__
 from .actors.api_sink import ImpressionCounters, events_body, impressions_body
 from .actors.backoff import Backoff, ProblemLog
 from .actors.bootstrap import CacheWriter, bootstrap
@@ -51,7 +53,7 @@ from .config import Config
 from .consumer import RedisEvaluationCore, RedisManagerCore
 from .engine.evaluator import Evaluator
 from .engine.impressions import ImpressionsStrategy
-from .errors import TimeoutException
+from .errors import SplitError, TimeoutException, at_boundary
 from .lowlevel import (
     SEED_SNAPSHOT,
     EvaluationCore,
@@ -80,7 +82,9 @@ from .transport.http import (
     resolve_urls,
 )
 from .transport.metadata import sdk_metadata
-from .transport.redis_connection import RedisConnection, describe_nodes
+
+if TYPE_CHECKING:
+    from .transport.redis_connection import RedisConnection
 
 _LOGGER = logging.getLogger("splitio.client.factory")
 
@@ -188,6 +192,7 @@ class SplitFactory:
             _instance_id(config),
         )
         self._ready = anyio.Event()
+        self._settled = anyio.Event()  # ready, or destroyed: block_until_ready has its answer
         self._stop_requested = anyio.Event()
         self._stopped = anyio.Event()
         self._recorders_done = anyio.Event()
@@ -222,6 +227,7 @@ class SplitFactory:
         self._redis_problem: str | None = None  # why Redis could not be read at start
         self._manager_core = ManagerCore(self._state)
         if self._redis_settings is not None and self._telemetry_calls is not None:
+            require("redis", "Redis consumer mode")
             settings = self._redis_settings
             if config.flag_sets_filter is not None:
                 _LOGGER.warning(
@@ -259,18 +265,32 @@ class SplitFactory:
         return Manager(self._manager_core, self.run_steps)
 
     async def block_until_ready(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        """Wait for the first complete data set; raise TimeoutException after ``timeout`` s."""
-        if self.ready:
-            return
-        with anyio.move_on_after(timeout) as scope:
-            await self._ready.wait()
-        if scope.cancelled_caught:
-            _LOGGER.error("Exception initializing SDK")
-            if self._telemetry is not None:
-                self._telemetry.record_block_until_ready_timeout()
+        """Wait for the first complete data set; raise TimeoutException after ``timeout`` s.
+
+        After ``destroy()`` it returns at once if the factory had become ready (official: the
+        ready flag stays set) and raises TimeoutException at once otherwise."""
+        if not self.settled():
+            with anyio.move_on_after(timeout):
+                await self._settled.wait()
+            if not self.settled():
+                _LOGGER.error("Exception initializing SDK")
+                if self._telemetry is not None:
+                    self._telemetry.record_block_until_ready_timeout()
+                raise TimeoutException(
+                    "SDK Initialization: time of %d exceeded" % (timeout or 0)  # noqa: UP031
+                )
+
+    def settled(self) -> bool:
+        """Without waiting: True once ready (also after a later ``destroy()``), False while
+        still loading; raises TimeoutException if destroyed before it was ever ready."""
+        if self._ready.is_set():
+            return True
+        if self.destroyed:
+            _LOGGER.error("block_until_ready: the factory was destroyed before it was ready")
             raise TimeoutException(
-                "SDK Initialization: time of %d exceeded" % (timeout or 0)  # noqa: UP031
+                "SDK Initialization: the factory was destroyed before it was ready"
             )
+        return False
 
     async def destroy(self, destroyed_event: Any = None) -> None:
         """Stop every actor after the recorders' final flush (bounded by ``destroyTimeout``)."""
@@ -280,6 +300,7 @@ class SplitFactory:
             self._hub.clear()
             self._changes.close()
             self._stop_requested.set()
+            self._settled.set()
         if not self._running:  # never started (or already gone): nothing to wait for
             self._stopped.set()
         await self._stopped.wait()
@@ -308,6 +329,8 @@ class SplitFactory:
             return None
         core = self._core
         problem = core.problems.current if isinstance(core, RedisEvaluationCore) else None
+        from .transport.redis_connection import describe_nodes  # noqa: PLC0415 - [redis] extra
+
         return ", ".join(describe_nodes(self._redis_settings)), problem or self._redis_problem
 
     def changes(self) -> ChangeSubscription:
@@ -368,6 +391,7 @@ class SplitFactory:
         if self._state.status is states.NOT_INITIALIZED:
             self._state.status = states.READY
             self._ready.set()
+            self._settled.set()
             if self._telemetry is not None:
                 self._telemetry.record_ready((time.monotonic() - self._created) * 1000)
 
@@ -400,6 +424,7 @@ class SplitFactory:
                 self._state.status = states.DESTROYED
                 live_factories.remove(self._sdk_key)
             self._changes.close()
+            self._settled.set()
             self._stopped.set()
         if error is not None:
             raise error
@@ -487,12 +512,14 @@ class SplitFactory:
         """Consumer mode: no sync, no streaming; recorders write to Redis. Ready once Redis
         answered and every flag definition was read once (official: ready at once; we wait so
         that an unreachable Redis shows as not ready rather than as a stream of errors)."""
+        from .transport.redis_connection import RedisConnection  # noqa: PLC0415 - [redis] extra
+
         self._redis = redis = RedisConnection(settings)
         config = self._config
         metadata = sdk_metadata(config.ip_addresses_enabled, config.machine_ip,
                                 config.machine_name)
         if config.ip_addresses_enabled and not (config.machine_ip and config.machine_name):
-            metadata = await anyio.to_thread.run_sync(
+            metadata = await to_worker_thread(
                 sdk_metadata, True, config.machine_ip, config.machine_name
             )
         sink = RedisSink(redis.execute, self.redis_view.keys, metadata)
@@ -549,7 +576,7 @@ class SplitFactory:
 
         if tls or (config.ip_addresses_enabled and not (config.machine_ip and
                                                          config.machine_name)):
-            rest, self._stream_client = await anyio.to_thread.run_sync(connect)  # disk, DNS
+            rest, self._stream_client = await to_worker_thread(connect)  # disk, DNS
         else:  # nothing to read from disk or resolve: no reason to hop to a thread
             rest, self._stream_client = connect()
         return SplitAPI(rest, urls)
@@ -704,6 +731,7 @@ def build_factory(
         return None
     factory = SplitFactory(sdk_key, Config.from_dict(config), urls)
     live_factories.add(sdk_key)
+    _LOGGER.debug("splitio_async %s (%s to Split's services)", __version__, SDK_WIRE_VERSION)
     return factory
 
 
@@ -723,7 +751,10 @@ async def get_factory_async(
     })
     if factory is None:
         return None
-    factory._host = await start_hosted(factory.run)
+    try:
+        factory._host = await start_hosted(factory.run)
+    except SplitError as exc:
+        raise at_boundary(exc) from None
     return factory
 
 
@@ -761,4 +792,4 @@ async def open_factory(
             raise group.exceptions[0] from None
         raise
     if startup_error is not None:
-        raise startup_error
+        raise at_boundary(startup_error) from None

@@ -16,9 +16,11 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
 from typing import Any, NamedTuple, TypeVar
 
-from ._version import __version__
+from ._optional import require as require
+from ._version import SDK_WIRE_VERSION
 from .actors.intake import Intake
 from .engine.evaluator import EvaluationData, EvaluationResult, Evaluator
+from .errors import at_boundary as at_boundary
 from .manager import ManagerCore as ManagerCore
 from .manager import SplitView as SplitView
 from .models import labels
@@ -52,7 +54,7 @@ _LOGGER = logging.getLogger("splitio.client.client")
 SEED_SNAPSHOT = "_seedSnapshot"  # config key (internal): data a preforked worker hands over
 _VALIDATION_LOGGER = logging.getLogger("splitio.client.input_validator")
 
-SDK_LANGUAGE_VERSION = f"python-{__version__}"
+SDK_LANGUAGE_VERSION = SDK_WIRE_VERSION
 _EXCEPTION_LABELS = frozenset((labels.EXCEPTION, "fallback - " + labels.EXCEPTION))
 
 

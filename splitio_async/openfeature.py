@@ -23,18 +23,23 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from anyio.lowlevel import checkpoint
-from openfeature.evaluation_context import EvaluationContext
-from openfeature.event import ProviderEventDetails
-from openfeature.exception import ErrorCode, ProviderNotReadyError
-from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Reason
-from openfeature.provider import AbstractProvider, Metadata
-from openfeature.track import TrackingEventDetails
 
-from .factory import SplitFactory
-from .key import Key
-from .models import labels
-from .sdk_events import EventsMetadata, SdkEvent
-from .steps import is_steps
+from ._optional import require
+
+require("openfeature", "splitio_async.openfeature")  # before the imports: a clear message
+
+from openfeature.evaluation_context import EvaluationContext  # noqa: E402
+from openfeature.event import ProviderEventDetails  # noqa: E402
+from openfeature.exception import ErrorCode, ProviderNotReadyError  # noqa: E402
+from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Reason  # noqa: E402
+from openfeature.provider import AbstractProvider, Metadata  # noqa: E402
+from openfeature.track import TrackingEventDetails  # noqa: E402
+
+from .factory import SplitFactory  # noqa: E402
+from .key import Key  # noqa: E402
+from .models import labels  # noqa: E402
+from .sdk_events import EventsMetadata, SdkEvent  # noqa: E402
+from .steps import is_steps  # noqa: E402
 
 if TYPE_CHECKING:
     from splitio_sync_shim.factory import SyncSplitFactory

@@ -27,8 +27,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-
+from ._optional import require
+from ._threads import run_without_threads as run_without_threads
 from .factory import SplitFactory, get_factory_async, open_factory
 from .lowlevel import SEED_SNAPSHOT
 from .storage.snapshot import Snapshot
@@ -62,8 +62,11 @@ def preload(
     backend: str = "asyncio", **urls: str | None,
 ) -> Preloaded:
     """Sync once in a temporary event loop of the calling thread (no loop may be running in
-    it) and return the data; raises ``TimeoutException`` after ``timeout`` seconds."""
+    it) and return the data; raises ``TimeoutException`` after ``timeout`` seconds. No thread
+    started meanwhile is left running, so the process can fork at once."""
     config = dict(config or {})
+    if backend == "trio":
+        require("trio", 'backend="trio"')
 
     async def load() -> Snapshot:
         async with open_factory(sdk_key, {**config, "preforkedInitialization": False},
@@ -71,5 +74,5 @@ def preload(
             await factory.block_until_ready(timeout)
             return factory.state.snapshot
 
-    snapshot = anyio.run(load, backend=backend)
+    snapshot = run_without_threads(load, backend)
     return Preloaded(sdk_key, config, dict(urls), snapshot)

@@ -12,6 +12,8 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
+from ._threads import to_worker_thread
+
 _LOGGER = logging.getLogger("splitio.events")
 
 Delivery = tuple[Callable[..., Any], "EventsMetadata | None"]
@@ -59,7 +61,8 @@ class SdkEventsHub:
         self.dropped = 0
 
     def subscribe(self, event: Any, callback: Any) -> None:
-        """Register a handler (loop thread only); a second one for the same event is ignored."""
+        """Register a handler (loop thread only); a second one for the same event is ignored,
+        with a warning (the official SDK keeps the first one too, silently)."""
         if not isinstance(event, SdkEvent):
             _LOGGER.warning(
                 "Client Event Subscription: The event passed must be of type SdkEvent, ignoring "
@@ -73,6 +76,10 @@ class SdkEventsHub:
             )
             return
         if event in self._handlers:
+            _LOGGER.warning(
+                "Client Event Subscription: a handler for %s is already registered; this one is "
+                "ignored (one handler per event for the factory).", event.name,
+            )
             return
         self._handlers[event] = callback
         if event is SdkEvent.SDK_READY and self._ready:
@@ -127,7 +134,7 @@ async def _call(handler: Callable[..., Any], metadata: EventsMetadata | None) ->
         ):
             await handler(metadata)
             return
-        outcome = await anyio.to_thread.run_sync(handler, metadata, abandon_on_cancel=True)
+        outcome = await to_worker_thread(handler, metadata, abandon_on_cancel=True)
         if inspect.isawaitable(outcome):
             await outcome
     except Exception:

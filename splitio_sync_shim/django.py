@@ -35,12 +35,16 @@ import os
 import threading
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from splitio_async.lowlevel import require
 
-from .client import Client
-from .factory import SyncSplitFactory
-from .factory import get_factory as _new_factory
+require("django", "splitio_sync_shim.django")  # before the imports: a clear message
+
+from django.conf import settings  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+from .client import Client  # noqa: E402
+from .factory import SyncSplitFactory  # noqa: E402
+from .factory import get_factory as _new_factory  # noqa: E402
 
 __all__ = ("SETTING", "URL_SETTINGS", "destroy_factory", "get_client", "get_factory")
 

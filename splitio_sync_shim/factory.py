@@ -20,10 +20,17 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-import anyio
-
-from splitio_async import FactoryStatus, SplitFactory, get_factory_async
-from splitio_async.lowlevel import DESTROYED, SEED_SNAPSHOT, WAITING_FORK, ManagerCore, Steps
+from splitio_async import FactoryStatus, SplitError, SplitFactory, get_factory_async
+from splitio_async.lowlevel import (
+    DESTROYED,
+    SEED_SNAPSHOT,
+    WAITING_FORK,
+    ManagerCore,
+    Steps,
+    at_boundary,
+    require,
+)
+from splitio_async.prefork import run_without_threads
 
 from ._portal import PortalThread
 from .client import Client
@@ -110,6 +117,8 @@ class SyncSplitFactory:
         while waiting for a fork (official)."""
         if self._factory.ready or self._portal is None:
             return
+        if self._factory.settled():  # ready before destroy(); raises if it never was
+            return
         self._portal.call(self._factory.block_until_ready, timeout)
 
     def subscribe(self, sdk_event: Any, callback: Any) -> None:
@@ -142,6 +151,16 @@ class SyncSplitFactory:
         with contextlib.suppress(RuntimeError):  # already stopping: destroy is idempotent
             portal.call(finish)
         portal.stop()
+
+    @property
+    def last_error(self) -> str | None:
+        """A problem that stopped syncing for good (e.g. the SDK key was refused), else None."""
+        return self._factory.last_error
+
+    @property
+    def bootstrapped_from(self) -> str | None:
+        """The bootstrap or cache file whose data was served before live data, if any."""
+        return self._factory.bootstrapped_from
 
     @property
     def async_factory(self) -> SplitFactory:
@@ -189,6 +208,8 @@ def get_factory(
     ``preforkedInitialization: True``: the data is loaded here, in the calling thread, and no
     thread is left running; the factory waits for ``resume()`` in each forked worker."""
     config = dict(config or {})
+    if async_backend == "trio":
+        require("trio", 'async_backend="trio"')
 
     def rebuild(extra: dict[str, Any]) -> SyncSplitFactory | None:
         return _hosted(sdk_key, {**config, "preforkedInitialization": False, **extra},
@@ -215,6 +236,9 @@ def _hosted(
             portal.stop()
             return None
         factory.pause_on_fork = False  # our own fork hook pauses it, until resume()
+    except SplitError as exc:  # e.g. a malformed localhost file: the message says it all
+        portal.stop()
+        raise at_boundary(exc) from None
     except BaseException:
         portal.stop()
         raise
@@ -234,7 +258,10 @@ def _preforked(
             await factory.destroy()
         return factory
 
-    factory = anyio.run(load, backend=backend)
+    try:
+        factory = run_without_threads(load, backend)
+    except SplitError as exc:
+        raise at_boundary(exc) from None
     if factory is None:
         return None
     factory.pause_on_fork = False

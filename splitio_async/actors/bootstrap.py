@@ -22,6 +22,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
+from .._threads import to_worker_thread
 from ..models.rule_based_segments import parse_rule_based_segment
 from ..models.splits import parse_split
 from ..status import ChangeSubscription
@@ -153,7 +154,7 @@ async def bootstrap(
     used: str | None = "preforked master" if seed is not None else None
     for path in paths if data is None else ():
         if path:
-            data = await anyio.to_thread.run_sync(read_bootstrap, path)
+            data = await to_worker_thread(read_bootstrap, path)
             if data is not None:
                 used = path
                 break
@@ -209,7 +210,7 @@ class CacheWriter:
         self._dirty = False
         document = snapshot_document(self._state.snapshot)
         try:
-            await anyio.to_thread.run_sync(write_cache, self._path, document)
+            await to_worker_thread(write_cache, self._path, document)
         except OSError as exc:
             self._dirty = True
             _LOGGER.warning("cache file %r could not be written (%s)", self._path, exc)

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
+from .._threads import to_worker_thread
 from .intake import Intake
 from .waker import Waker
 
@@ -35,7 +36,7 @@ class WorkerThreadListener:
 
 
 async def _in_worker_thread(log_impression: Any, data: dict[str, Any]) -> None:
-    outcome = await anyio.to_thread.run_sync(log_impression, data, abandon_on_cancel=True)
+    outcome = await to_worker_thread(log_impression, data, abandon_on_cancel=True)
     if hasattr(outcome, "__await__"):
         await outcome
 

@@ -17,6 +17,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
+from .._threads import to_worker_thread
 from ..errors import LocalhostFileError
 from ..localhost import (
     detect_format,
@@ -143,7 +144,7 @@ class LocalhostSource:
             await step()  # type: ignore[operator]
 
     async def _load_flags(self) -> None:
-        changes, digest = await anyio.to_thread.run_sync(
+        changes, digest = await to_worker_thread(
             load_flags, self._split_file, self._seen.flags
         )
         self._seen.flags = digest
@@ -176,7 +177,7 @@ class LocalhostSource:
             if only_new and name in snapshot.segments:
                 continue
             try:
-                _, added, removed, till, digest = await anyio.to_thread.run_sync(
+                _, added, removed, till, digest = await to_worker_thread(
                     load_segment, self._segment_directory, name
                 )
             except LocalhostFileError as exc:

@@ -13,6 +13,8 @@ same from here.
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.util
 import logging
 import os
 import threading
@@ -20,7 +22,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
-import anyio.to_thread
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
@@ -32,14 +33,17 @@ import redis.retry
 import redis.sentinel
 import sniffio
 
+from .._threads import to_worker_thread
 from ..redis_config import RedisSettings
 from ..steps import Batch
 from .resp import NativeRedis, ReplyReader, first_error, node_unusable, pack
 
-try:
-    from redis.driver_info import DriverInfo as _DriverInfo
-except ImportError:  # pragma: no cover - older redis-py reads its version once, at import
-    _DriverInfo = None  # type: ignore[assignment,misc]
+# redis-py 8 asks for driver info (older releases read their version once, at import); looked up
+# by name so that type-checking holds on every redis-py release the package allows
+_DriverInfo: Any = (
+    importlib.import_module("redis.driver_info").DriverInfo
+    if importlib.util.find_spec("redis.driver_info") is not None else None
+)
 
 _LOGGER = logging.getLogger("splitio.storage.adapters.redis")
 
@@ -362,14 +366,14 @@ class RedisConnection:
             return await _run_async(client, batch)
         if self._native is not None:  # trio: anyio streams, no thread hop
             return await self._native.execute(batch)
-        return await anyio.to_thread.run_sync(self.execute_blocking, batch)
+        return await to_worker_thread(self.execute_blocking, batch)
 
     async def _build_async(self) -> Any:
         """Built in a worker thread, once: redis-py reads its package metadata from disk in
         the client's constructor, which must not block the event loop."""
         async with self._async_lock:
             if self._async is None:
-                self._async = await anyio.to_thread.run_sync(build_async_client, self.settings)
+                self._async = await to_worker_thread(build_async_client, self.settings)
             return self._async
 
     async def aclose(self) -> None:
@@ -388,7 +392,7 @@ class RedisConnection:
         blocking = self._blocking
         if blocking is not None:
             self._blocking = None
-            await anyio.to_thread.run_sync(_close_blocking, blocking)
+            await to_worker_thread(_close_blocking, blocking)
 
 
 def _sentinels_of(client: Any) -> list[Any]:

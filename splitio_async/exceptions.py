@@ -1,0 +1,8 @@
+"""The official ``splitio.exceptions`` names, so ``from splitio.exceptions import
+TimeoutException`` migrates by changing the package name. The tree itself is in ``errors``."""
+
+from .errors import SentinelConfigurationException as SentinelConfigurationException
+from .errors import SplitError as SplitError
+from .errors import TimeoutException as TimeoutException
+
+__all__ = ("SentinelConfigurationException", "SplitError", "TimeoutException")
