@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from .._version import __version__
+from .._version import SDK_WIRE_VERSION
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ def sdk_metadata(ip_addresses_enabled: bool, machine_ip: str | None,
                  machine_name: str | None) -> SdkMetadata:
     """Official rules: ``IPAddressesEnabled: False`` → ``NA`` (headers omitted); otherwise the
     configured values or detection, with the name ``ip-a-b-c-d`` by default."""
-    version = f"python-{__version__}"
+    version = SDK_WIRE_VERSION
     if not ip_addresses_enabled:
         return SdkMetadata(version, "NA", "NA")
     ip = machine_ip or _local_ip()

@@ -204,8 +204,11 @@ async def test_refresh_applies_changes_and_keeps_last_good_data(tmp_path: Path) 
         assert await client.get_treatment("k", "f") == "v2"
 
 
-async def test_sdk_ready_callback_runs_even_when_registered_late(tmp_path: Path) -> None:
-    """SDK_READY registered after readiness is delivered at once; a second handler is ignored."""
+async def test_sdk_ready_callback_runs_even_when_registered_late(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SDK_READY registered after readiness is delivered at once; a second handler is ignored,
+    with one warning saying so."""
     path = write_split_changes(tmp_path / "flags.json", [rollout_flag("f")])
     called = anyio.Event()
     calls: list[Any] = []
@@ -220,10 +223,13 @@ async def test_sdk_ready_callback_runs_even_when_registered_late(tmp_path: Path)
     async with open_factory("localhost", config={"splitFile": str(path)}) as factory:
         client = factory.client()
         await client.on(SdkEvent.SDK_READY, first)
+        caplog.clear()
         await client.on(SdkEvent.SDK_READY, second)
         with anyio.fail_after(5):
             await called.wait()
     assert calls == [("first", None)]
+    ignored = [r for r in caplog.records if "already registered" in r.getMessage()]
+    assert len(ignored) == 1 and "SDK_READY" in ignored[0].getMessage()
 
 
 async def test_listener_sees_every_impression_with_labels(tmp_path: Path) -> None:
@@ -389,3 +395,27 @@ async def test_listener_in_a_worker_thread_never_blocks_evaluation(tmp_path: Pat
         assert await anyio.to_thread.run_sync(called.wait, 5)
         release.set()
     assert seen and seen[0] == "f"
+
+
+async def test_block_until_ready_after_destroy(tmp_path: Path) -> None:
+    """A factory that was ready stays ready for ``block_until_ready`` after ``destroy()``
+    (official); one destroyed before it was ready raises TimeoutException at once."""
+    path = write_split_changes(tmp_path / "flags.json", [rollout_flag("f")])
+    factory = await get_factory_async("localhost", config={"splitFile": str(path)})
+    assert factory is not None
+    await factory.block_until_ready(5)
+    await factory.destroy()
+    await factory.block_until_ready(5)
+
+    never = await get_factory_async("SDK-KEY-0001", config={"streamingEnabled": False},
+                                    sdk_api_base_url="http://127.0.0.1:9")
+    assert never is not None
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            async def destroy_soon() -> None:
+                await anyio.wait_all_tasks_blocked()
+                await never.destroy()
+
+            tg.start_soon(destroy_soon)
+            with pytest.raises(TimeoutException, match="destroyed before it was ready"):
+                await never.block_until_ready(60)  # woken by the destroy, not the timeout

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 import anyio
 import redis
 
-from splitio_async import __version__, open_factory
+from splitio_async import open_factory
+from splitio_async._version import SDK_WIRE_VERSION
 from tests.helpers import rollout_flag, segment_flag, write_segment, write_split_changes
 from tests.redis_cache import key_of, write_cache
 from tests.redis_servers import RedisServer
@@ -35,7 +36,7 @@ from tests.unit.builders import (
 
 T = TypeVar("T")
 
-VERSION = f"python-{__version__}"
+VERSION = SDK_WIRE_VERSION
 MACHINE_NAME = "consumer-box"
 MACHINE_IP = "10.1.2.3"
 FIELD_PREFIX = f"{VERSION}/{MACHINE_NAME}/{MACHINE_IP}"

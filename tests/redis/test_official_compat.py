@@ -46,7 +46,8 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from splitio_async import Key, __version__, open_factory
+from splitio_async import Key, open_factory
+from splitio_async._version import SDK_WIRE_VERSION
 from splitio_sync_shim import get_factory
 from tests.conftest import CONFORMANCE, REPO
 from tests.redis.conftest import _start, _unavailable
@@ -61,7 +62,7 @@ SDK_KEY = "redis-compat"
 TTL = 3600
 HOUR_MS = 3_600_000
 OFFICIAL_VERSION = "python-10.7.0"
-OUR_VERSION = f"python-{__version__}"
+OUR_VERSION = SDK_WIRE_VERSION
 
 Call = dict[str, Any]
 

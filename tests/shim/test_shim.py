@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,77 @@ def test_shim_surface_matches_the_async_api(sync_cls: type, async_cls: type) -> 
 def test_shim_exports() -> None:
     for name in ("get_factory", "Key", "TimeoutException", "EvaluationOptions"):
         assert name in splitio_sync_shim.__all__
+
+
+# What the async factory has and the blocking one deliberately does not: ``changes()`` needs an
+# event loop; the rest are the hosting machinery and wiring the shim itself drives.
+ASYNC_ONLY = {
+    "changes", "events_hub", "run", "run_steps_blocking", "settled", "state", "push",
+    "pause_on_fork",
+}
+
+
+def test_the_blocking_factory_has_the_async_factorys_public_attributes(
+    tmp_path: Path, backend: str
+) -> None:
+    factory = get_factory("localhost", config={"splitFile": _flags(tmp_path)},
+                          async_backend=backend)
+    assert factory is not None
+    try:
+        hosted = factory.async_factory
+        public = {n for n in dir(hosted) if not n.startswith("_")} - ASYNC_ONLY
+        missing = {n for n in public if not hasattr(factory, n)}
+        assert not missing
+        factory.block_until_ready(5)
+        assert (factory.last_error, factory.bootstrapped_from) == (None, None)
+        assert (factory.last_error, factory.bootstrapped_from) == (
+            hosted.last_error, hosted.bootstrapped_from
+        )
+    finally:
+        factory.destroy()
+
+
+def test_block_until_ready_after_destroy(tmp_path: Path, backend: str) -> None:
+    """Official: a factory that was ready stays so for ``block_until_ready``; one destroyed
+    before it was ready can never be, so it raises TimeoutException at once (not the portal's
+    RuntimeError, and without waiting for the timeout)."""
+    factory = get_factory("localhost", config={"splitFile": _flags(tmp_path)},
+                          async_backend=backend)
+    assert factory is not None
+    factory.block_until_ready(5)
+    factory.destroy()
+    factory.block_until_ready(5)  # returns
+
+    never = get_factory("SDK-KEY-0001", config={"streamingEnabled": False},
+                        sdk_api_base_url="http://127.0.0.1:9", async_backend=backend)
+    assert never is not None
+    never.destroy()
+    with pytest.raises(TimeoutException, match="destroyed before it was ready"):
+        never.block_until_ready(60)
+
+
+def test_a_start_up_error_shows_the_sdks_message_not_its_internals(
+    tmp_path: Path, backend: str
+) -> None:
+    """A malformed file's traceback stops at the SDK's entry point: no YAML, anyio or portal
+    frames, no chained exception, and the message says what is wrong where."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("a: [\n  - b: c\n")
+    with pytest.raises(splitio_async.LocalhostFileError) as caught:
+        get_factory("localhost", config={"splitFile": str(path)}, async_backend=backend)
+    frames = [frame.filename for frame in traceback.extract_tb(caught.value.__traceback__)]
+    assert all(f == __file__ or f.endswith("splitio_sync_shim/factory.py") for f in frames)
+    assert caught.value.__suppress_context__
+    assert "invalid YAML at line 2" in str(caught.value)
+
+
+def test_the_official_exceptions_module_has_its_names() -> None:
+    """``from splitio.exceptions import TimeoutException`` migrates by the package name."""
+    from splitio_async import exceptions as async_exceptions  # noqa: PLC0415
+    from splitio_sync_shim import exceptions  # noqa: PLC0415
+
+    for module in (exceptions, async_exceptions):
+        assert module.TimeoutException is splitio_async.TimeoutException
+        assert module.SentinelConfigurationException is (
+            splitio_async.SentinelConfigurationException
+        )
