@@ -1,8 +1,8 @@
 """The official configuration keys, their defaults and their validation, as one frozen object.
 
 Unknown keys are ignored (as the official SDK does), so a config dict written for
-``splitio_client`` works unchanged. Validation logs the official warnings and falls back to the
-default; it never raises.
+``splitio_client`` works unchanged, but each one is named in a warning (``config_keys``).
+Validation logs the official warnings and falls back to the default; it never raises.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from .config_keys import warn_unknown
 from .models.fallback import Fallbacks
 from .validation import validate_flag_sets
 
@@ -63,6 +64,7 @@ class Config:
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> Config:
         raw = dict(raw or {})
+        warn_unknown(raw)
         mode = raw.get("impressionsMode", "OPTIMIZED")
         if not isinstance(mode, str) or mode.upper() not in MODES:
             _LOGGER.warning(

@@ -1,0 +1,49 @@
+"""Unknown config keys are ignored, as the official SDK does, but named in one warning each,
+with the closest known key when it looks like a misspelling."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from splitio_async.config import Config
+from splitio_async.config_keys import KNOWN
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_misspelled_key_names_the_closest_known_one(caplog: pytest.LogCaptureFixture) -> None:
+    config = Config.from_dict({"splitfile": "flags.yaml", "featureRefreshRate": 5})
+    assert config.split_file != "flags.yaml"  # still ignored, as in the official SDK
+    assert _warnings(caplog) == [
+        "config: unknown key 'splitfile' is ignored; did you mean 'splitFile'?",
+        "config: unknown key 'featureRefreshRate' is ignored; did you mean "
+        "'featuresRefreshRate'?",
+    ]
+
+
+def test_known_and_internal_keys_are_silent(caplog: pytest.LogCaptureFixture) -> None:
+    Config.from_dict({"splitFile": "f.yaml", "redisHost": "h", "destroyTimeout": 1,
+                      "_seedSnapshot": None, "storageType": "memory"})
+    assert _warnings(caplog) == []
+
+
+def test_an_unrelated_key_is_named_without_a_guess(caplog: pytest.LogCaptureFixture) -> None:
+    Config.from_dict({"zzz": 1, 7: 2})
+    assert _warnings(caplog) == [
+        "config: unknown key 'zzz' is ignored",
+        "config: ignoring a key that is not a string: 7",
+    ]
+
+
+def test_every_key_the_config_reads_is_known() -> None:
+    """A key read by ``Config.from_dict`` but missing from ``KNOWN`` would warn on valid input."""
+    import inspect  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    source = inspect.getsource(Config.from_dict)
+    read = set(re.findall(r'raw(?:\.get\(|\[)"(\w+)"', source))
+    assert read and read <= KNOWN, read - KNOWN
