@@ -57,6 +57,7 @@ class Config:
     sync_retry_max: float = 30.0  # ours: longest wait between retries (official: 30 s)
     streaming_reconnect_base: float = 1.0  # ours: first wait before reconnecting (official 1 s)
     streaming_keepalive: float = 70.0  # ours: silence that means the stream is dead (official)
+    spec_recheck_interval: float = 86400.0  # ours: time on spec 1.1 (old Split Proxy) before 1.3
     bootstrap_file: str | None = None  # ours: serve from this JSON snapshot until live data
     cache_file: str | None = None  # ours: last-known-good data, written and bootstrapped from
     raw: dict[str, Any] = field(default_factory=dict)
@@ -124,6 +125,7 @@ class Config:
             sync_retry_max=_number(raw.get("syncRetryBackoffMax", 30.0), 30.0),
             streaming_reconnect_base=_number(raw.get("streamingReconnectBackoffBase", 1.0), 1.0),
             streaming_keepalive=_number(raw.get("streamingKeepaliveTimeout", 70.0), 70.0),
+            spec_recheck_interval=_number(raw.get("specRecheckInterval", 86400.0), 86400.0),
             bootstrap_file=str(raw["bootstrapFile"]) if raw.get("bootstrapFile") else None,
             cache_file=str(raw["cacheFile"]) if raw.get("cacheFile") else None,
             raw=raw,

@@ -45,6 +45,7 @@ from .actors.push_worker import PushWorker, Update
 from .actors.recorder import Recorder, discard
 from .actors.redis_sink import RedisSink, RedisTelemetry
 from .actors.segment_syncer import SegmentSyncer
+from .actors.spec_version import SpecVersion
 from .actors.storage import INBOX_SIZE, StorageActor
 from .actors.synchronizer import Synchronizer
 from .actors.telemetry import TelemetryActor, describe_config, new_intake
@@ -475,7 +476,8 @@ class SplitFactory:
         assert self._api is not None
         await self._start_telemetry(tg)  # first: it observes every request, ready is unaffected
         flags = FlagSyncer(self._api, self._state, outbox, config.flag_sets_filter,
-                           config.sync_retry_base, config.sync_retry_max)
+                           config.sync_retry_base, config.sync_retry_max,
+                           SpecVersion(self._api.sdk_url_overridden, config.spec_recheck_interval))
         segments = SegmentSyncer(  # segments back off twice as long as flags (official 60 s)
             self._api, self._state, outbox, config.sync_retry_base, 2 * config.sync_retry_max
         )

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
+
+if TYPE_CHECKING:
+    from splitio_async import SplitFactory
 
 
 def rollout_flag(
@@ -79,8 +83,45 @@ def segment_flag(name: str, segment: str, treatment: str = "in") -> dict[str, An
     return flag
 
 
+def in_rbs_flag(name: str, rbs: str) -> dict[str, Any]:
+    """Keys in the rule-based segment ``rbs`` get "member"; the others the default "off"."""
+    flag = rollout_flag(name, (("member", 100),))
+    flag["conditions"][0]["matcherGroup"]["matchers"][0] = {
+        "keySelector": {"trafficType": "user", "attribute": None},
+        "matcherType": "IN_RULE_BASED_SEGMENT", "negate": False,
+        "userDefinedSegmentMatcherData": {"segmentName": rbs},
+    }
+    return flag
+
+
+def staff_rbs(*keys: str) -> dict[str, Any]:
+    """A rule-based segment "staff" holding exactly ``keys`` (a WHITELIST condition)."""
+    return {
+        "name": "staff", "trafficTypeName": "user", "changeNumber": 1, "status": "ACTIVE",
+        "excluded": {"keys": [], "segments": []},
+        "conditions": [{"matcherGroup": {"combiner": "AND", "matchers": [{
+            "keySelector": {"trafficType": "user", "attribute": None},
+            "matcherType": "WHITELIST", "negate": False,
+            "whitelistMatcherData": {"whitelist": list(keys)},
+        }]}}],
+    }
+
+
 async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
     """Poll an SDK-side condition with a tiny sleep (bounded): the SDK has no event for it."""
     with anyio.fail_after(within):
         while not condition():  # noqa: ASYNC110
             await anyio.sleep(0.005)
+
+
+async def treatment_becomes(
+    factory: SplitFactory, key: str, flag: str, expected: str, within: float = 2.0,
+    attributes: dict[str, Any] | None = None,
+) -> float:
+    """Poll ``get_treatment`` until it answers ``expected``; returns the seconds it took."""
+    client = factory.client()
+    started = time.monotonic()
+    with anyio.fail_after(within):
+        while await client.get_treatment(key, flag, attributes) != expected:  # noqa: ASYNC110
+            await anyio.sleep(0.002)
+    return time.monotonic() - started

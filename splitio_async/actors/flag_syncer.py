@@ -14,9 +14,11 @@ from ..models.rule_based_segments import RuleBasedSegment, parse_rule_based_segm
 from ..models.splits import Split, parse_split
 from ..storage.snapshot import FlagChanges
 from ..storage.state import FactoryState
+from ..transport.errors import APIError
 from ..transport.http import SplitAPI
 from .backoff import Backoff
 from .messages import ApplyFlags, StorageMessage
+from .spec_version import SpecVersion
 
 _LOGGER = logging.getLogger("splitio.sync.split")
 
@@ -57,8 +59,10 @@ class FlagSyncer:
         flag_sets: frozenset[str] | None,
         retry_base: float = 10.0,
         retry_cap: float = 30.0,
+        spec: SpecVersion | None = None,
     ) -> None:
         self._api = api
+        self._spec = spec if spec is not None else SpecVersion(api.sdk_url_overridden)
         self._state = state
         self._outbox = outbox
         self._sets = ",".join(sorted(flag_sets)) if flag_sets else None
@@ -89,6 +93,8 @@ class FlagSyncer:
         """
         async with self._lock:
             self._on_page = on_page
+            if self._spec.legacy:
+                rbs_till = None  # spec 1.1 brings no rule-based segments: fetch flags (official)
             try:
                 if till is None and rbs_till is None:
                     await self._fetch_until(None, None, None)
@@ -106,7 +112,8 @@ class FlagSyncer:
     def _reached(self, till: int | None, rbs_till: int | None) -> bool:
         snapshot = self._state.snapshot
         return (till is None or snapshot.flags_change_number >= till) and (
-            rbs_till is None or snapshot.rule_based_segments_change_number >= rbs_till
+            rbs_till is None or self._spec.legacy  # (fell back to 1.1 during this sync)
+            or snapshot.rule_based_segments_change_number >= rbs_till
         )
 
     async def _attempt(self, till: int | None, rbs_till: int | None, bypass: int | None) -> bool:
@@ -125,11 +132,7 @@ class FlagSyncer:
         while True:
             if (till is not None or rbs_till is not None) and self._reached(till, rbs_till):
                 return
-            snapshot = self._state.snapshot
-            fresh = self.fresh_start  # bootstrapped: fetch everything and replace it
-            since = -1 if fresh else snapshot.flags_change_number
-            rb_since = -1 if fresh else snapshot.rule_based_segments_change_number
-            body = await self._api.split_changes(since, rb_since, self._sets, bypass)
+            body, since, rb_since, fresh = await self._fetch_page(bypass)
             self.last_success = int(time.time() * 1000)
             ff, rbs = body["ff"], body.get("rbs") or {}
             ff_till = _int(ff, "t", since)
@@ -149,3 +152,24 @@ class FlagSyncer:
                 self._on_page()
             if ff_till == _int(ff, "s", since) and rbs_till_seen == _int(rbs, "s", rb_since):
                 return
+
+    async def _fetch_page(self, bypass: int | None) -> tuple[dict[str, Any], int, int, bool]:
+        """One page in the spec in use: the body, the ``since`` and ``rbSince`` asked for, and
+        whether the page replaces what is held (bootstrapped data, or the first spec 1.3 page
+        after a Split Proxy fallback). A proxy refusing 1.3 is asked again at once in 1.1."""
+        retry_latest = self._spec.retry_latest()
+        while True:
+            snapshot = self._state.snapshot
+            fresh = self.fresh_start or retry_latest
+            since = -1 if fresh else snapshot.flags_change_number
+            rb_since = -1 if fresh else snapshot.rule_based_segments_change_number
+            try:
+                body = await self._api.split_changes(
+                    since, rb_since, self._sets, bypass, self._spec.version
+                )
+            except APIError as exc:
+                if not self._spec.refused(exc):
+                    raise
+                retry_latest = False
+                continue
+            return body, since, rb_since, fresh

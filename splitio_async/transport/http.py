@@ -28,6 +28,7 @@ DEFAULT_URLS = {
     "streaming": "https://streaming.split.io",
 }
 SPEC_VERSION = "1.3"
+LEGACY_SPEC_VERSION = "1.1"  # what a Split Proxy that predates rule-based segments serves
 # Bodies are built by us (no cycles possible) and read by machines: compact and without the
 # circular-reference check, about 20 % faster for a 5,000-record bulk.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
@@ -101,16 +102,28 @@ class SplitAPI:
     async def close(self) -> None:
         await self._client.aclose()
 
+    @property
+    def sdk_url_overridden(self) -> bool:
+        """The flags come from somewhere else than Split's own API (e.g. a Split Proxy)."""
+        return self._urls["sdk"] != DEFAULT_URLS["sdk"].rstrip("/")
+
     async def split_changes(
-        self, since: int, rb_since: int, sets: str | None = None, till: int | None = None
+        self, since: int, rb_since: int, sets: str | None = None, till: int | None = None,
+        spec: str = SPEC_VERSION,
     ) -> dict[str, Any]:
-        """One page of flag and rule-based segment changes (query order as the official SDK)."""
-        query = f"s={SPEC_VERSION}&since={since}&rbSince={rb_since}"
+        """One page of flag and rule-based segment changes (query order as the official SDK).
+        Spec 1.1 has no ``rbSince`` and answers ``{splits, since, till}``: converted to the 1.3
+        shape with an empty ``rbs`` section."""
+        query = f"s={spec}&since={since}"
+        if spec != LEGACY_SPEC_VERSION:
+            query += f"&rbSince={rb_since}"
         if sets:
             query += f"&sets={sets}"
         if till is not None:
             query += f"&till={till}"
         body = await self._get(f"{self._urls['sdk']}/splitChanges?{query}", "sp")
+        if spec == LEGACY_SPEC_VERSION:
+            return _from_legacy_spec(body)
         if not isinstance(body, dict) or not isinstance(body.get("ff"), dict):
             raise APIError("splitChanges: the response has no 'ff' section", 200)
         body.setdefault("rbs", {"d": [], "s": -1, "t": -1})
@@ -201,6 +214,15 @@ class SplitAPI:
     def _observe(self, resource: str, status: int | None, started: float) -> None:
         if self.observer is not None:
             self.observer.http_result(resource, status, (time.perf_counter() - started) * 1000)
+
+
+def _from_legacy_spec(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("splits"), list):
+        raise APIError("splitChanges: the spec 1.1 response has no 'splits' list", 200)
+    return {
+        "ff": {"d": body["splits"], "s": body.get("since"), "t": body.get("till")},
+        "rbs": {"d": [], "s": -1, "t": -1},
+    }
 
 
 _NAMES = {

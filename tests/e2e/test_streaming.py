@@ -20,7 +20,7 @@ import pytest
 
 from splitio_async import SdkEvent, SplitFactory, get_factory_async
 from tests.fakes.split_server import FakeSplitServer
-from tests.helpers import rollout_flag, until
+from tests.helpers import in_rbs_flag, rollout_flag, staff_rbs, treatment_becomes, until
 from tests.helpers import segment_flag as in_segment_flag
 
 pytestmark = pytest.mark.anyio
@@ -52,19 +52,6 @@ AUTH = "/api/v2/auth"
 async def in_thread(call: Callable[..., Any], *args: Any) -> Any:
     """A blocking server-side wait, off the event loop."""
     return await anyio.to_thread.run_sync(functools.partial(call, *args))
-
-
-async def treatment_becomes(
-    factory: SplitFactory, key: str, flag: str, expected: str, within: float = 2.0,
-    attributes: dict[str, Any] | None = None,
-) -> float:
-    """Poll ``get_treatment`` until it answers ``expected``; returns the seconds it took."""
-    client = factory.client()
-    started = time.monotonic()
-    with anyio.fail_after(within):
-        while await client.get_treatment(key, flag, attributes) != expected:  # noqa: ASYNC110
-            await anyio.sleep(0.002)
-    return time.monotonic() - started
 
 
 def count(server: FakeSplitServer, prefix: str = FLAGS) -> int:
@@ -127,28 +114,6 @@ async def streaming_factory(
     await streaming_up(factory, server)
     return factory
 
-
-
-def in_rbs_flag(name: str, rbs: str) -> dict[str, Any]:
-    flag = rollout_flag(name, (("member", 100),))
-    flag["conditions"][0]["matcherGroup"]["matchers"][0] = {
-        "keySelector": {"trafficType": "user", "attribute": None},
-        "matcherType": "IN_RULE_BASED_SEGMENT", "negate": False,
-        "userDefinedSegmentMatcherData": {"segmentName": rbs},
-    }
-    return flag
-
-
-def staff_rbs(*keys: str) -> dict[str, Any]:
-    return {
-        "name": "staff", "trafficTypeName": "user", "changeNumber": 1, "status": "ACTIVE",
-        "excluded": {"keys": [], "segments": []},
-        "conditions": [{"matcherGroup": {"combiner": "AND", "matchers": [{
-            "keySelector": {"trafficType": "user", "attribute": None},
-            "matcherType": "WHITELIST", "negate": False,
-            "whitelistMatcherData": {"whitelist": list(keys)},
-        }]}}],
-    }
 
 
 def push_new_version(server: FakeSplitServer, treatment: str, compression: int = 0,

@@ -756,6 +756,13 @@ class FakeSplitServer:
         with self._lock:
             self._supported_specs = frozenset(versions)
 
+    def proxy_mode(self, upgraded: bool = False) -> None:
+        """Behave as a Split Proxy (api.md §3.4). By default one that predates rule-based
+        segments: 400 to ``s=1.3``, the old ``{splits, since, till}`` shape to ``s=1.1`` (no
+        rule-based segments whatever the server holds). ``upgraded=True``: the same proxy after
+        its upgrade, answering both specs."""
+        self.set_supported_specs(*(("1.3", "1.1") if upgraded else ("1.1",)))
+
     def _take_faults(self, path: str) -> tuple[float, _Fault | None]:
         """Consume at most one delay and one response fault matching ``path``."""
         delay = 0.0

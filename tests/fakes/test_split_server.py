@@ -210,6 +210,23 @@ def test_spec_versions(server: FakeSplitServer, client: httpx.Client) -> None:
     assert client.get("/api/splitChanges?s=1.1&since=-1").status_code == 200
 
 
+def test_proxy_mode_refuses_spec_1_3_until_upgraded(
+    server: FakeSplitServer, client: httpx.Client
+) -> None:
+    """An old Split Proxy: 400 to 1.3, flags only in the old shape; once upgraded, both."""
+    cn = server.set_flags([rollout_flag("f1")], [rbs("r1")])
+    server.proxy_mode()
+    refused = client.get("/api/splitChanges?s=1.3&since=-1&rbSince=-1")
+    assert refused.status_code == 400
+    old = client.get("/api/splitChanges?s=1.1&since=-1").json()
+    assert set(old) == {"splits", "since", "till"}
+    assert names(old["splits"]) == ["f1"] and (old["since"], old["till"]) == (-1, cn)
+    server.proxy_mode(upgraded=True)
+    new = client.get("/api/splitChanges?s=1.3&since=-1&rbSince=-1").json()
+    assert names(new["rbs"]["d"]) == ["r1"] and new["rbs"]["t"] == cn
+    assert client.get("/api/splitChanges?s=1.1&since=-1").status_code == 200
+
+
 def test_query_string_is_recorded_raw(server: FakeSplitServer, client: httpx.Client) -> None:
     client.get(
         "/api/splitChanges?s=1.3&since=123&rbSince=1&sets=set3&till=123",
