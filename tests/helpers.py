@@ -55,11 +55,11 @@ def rollout_flag(
 
 def write_split_changes(
     path: Path, flags: list[dict[str, Any]], rbs: list[dict[str, Any]] | None = None,
-    till: int = 10,
+    till: int = 10, rbs_till: int = -1,
 ) -> Path:
     path.write_text(json.dumps({
         "ff": {"d": flags, "s": -1, "t": till},
-        "rbs": {"d": rbs or [], "s": -1, "t": -1},
+        "rbs": {"d": rbs or [], "s": -1, "t": rbs_till},
     }))
     return path
 

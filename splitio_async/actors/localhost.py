@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 import anyio
 from anyio.abc import TaskStatus
@@ -28,7 +29,7 @@ from ..localhost import (
 )
 from ..models.rule_based_segments import RuleBasedSegment, parse_rule_based_segment
 from ..models.splits import Split, parse_split
-from ..storage.snapshot import FlagChanges
+from ..storage.snapshot import FlagChanges, Snapshot
 from ..storage.state import FactoryState
 from .messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
 
@@ -93,6 +94,66 @@ def load_flags(path: str, previous_digest: str | None) -> tuple[FlagChanges | No
     return FlagChanges(flags=_compile(raws, path), flags_till=0, replace_flags=True), digest
 
 
+def _stale(held: int, till: int | None) -> bool:
+    """A section older than what storage holds (a ``t`` of -1 always applies: official)."""
+    return till is not None and till != -1 and held > till
+
+
+def fresh_sections(
+    changes: FlagChanges, snapshot: Snapshot, source: str
+) -> FlagChanges | None:
+    """What of a JSON file to apply, by the official per-section rules: the ``ff`` and ``rbs``
+    sections are each left out when their ``t`` is older than the change number held (nothing
+    at all when both are); what is left is upserted whatever its definitions' change numbers
+    say, since in localhost mode the file is the source of truth (a definition edited back to
+    an older ``changeNumber`` is applied, and logged at debug)."""
+    flags_stale = _stale(snapshot.flags_change_number, changes.flags_till)
+    rbs_stale = _stale(snapshot.rule_based_segments_change_number,
+                       changes.rule_based_segments_till)
+    if flags_stale and rbs_stale:
+        _LOGGER.debug(
+            "localhost file %r: both sections are older than the data held (ff t=%s < %d, "
+            "rbs t=%s < %d); nothing applied", source, changes.flags_till,
+            snapshot.flags_change_number, changes.rule_based_segments_till,
+            snapshot.rule_based_segments_change_number,
+        )
+        return None
+    for what, stale, till, held in (
+        ("ff", flags_stale, changes.flags_till, snapshot.flags_change_number),
+        ("rbs", rbs_stale, changes.rule_based_segments_till,
+         snapshot.rule_based_segments_change_number),
+    ):
+        if stale:
+            _LOGGER.debug("localhost file %r: the %r section is older than the data held "
+                          "(t=%s < %d); that section is not applied", source, what, till, held)
+    flags = () if flags_stale else changes.flags
+    segments = () if rbs_stale else changes.rule_based_segments
+    _log_older(source, "feature flag", flags, snapshot.flags)
+    _log_older(source, "rule-based segment", segments, snapshot.rule_based_segments)
+    return replace(
+        changes,
+        flags=flags,
+        flags_till=None if flags_stale else changes.flags_till,
+        rule_based_segments=segments,
+        rule_based_segments_till=None if rbs_stale else changes.rule_based_segments_till,
+        source_of_truth=True,
+    )
+
+
+def _log_older(
+    source: str, what: str, definitions: Iterable[Split | RuleBasedSegment],
+    held: Mapping[str, Split | RuleBasedSegment],
+) -> None:
+    for definition in definitions:
+        current = held.get(definition.name)
+        if current is not None and current.change_number > definition.change_number:
+            _LOGGER.debug(
+                "localhost file %r: %s %r goes back from changeNumber %d to %d; applied (the "
+                "file is the source of truth)", source, what, definition.name,
+                current.change_number, definition.change_number,
+            )
+
+
 def load_segment(directory: str, name: str) -> tuple[str, list[str], list[str], int, str]:
     """Read one ``<name>.json`` segment file. Runs in a thread."""
     path = os.path.join(directory, f"{name}.json")
@@ -150,24 +211,13 @@ class LocalhostSource:
         self._seen.flags = digest
         if changes is None:
             return
-        if self._json and not self._is_newer(changes):
-            return
+        if self._json:
+            changes = fresh_sections(changes, self._state.snapshot, self._split_file)
+            if changes is None:
+                return
         applied = anyio.Event()
         await self._outbox.send(ApplyFlags(changes, applied))
         await applied.wait()
-
-    def _is_newer(self, changes: FlagChanges) -> bool:
-        """A JSON file older than what storage holds is ignored (a ``till`` of -1 applies)."""
-        snapshot = self._state.snapshot
-
-        def stale(held: int, till: int | None) -> bool:
-            return till is not None and till != -1 and held > till
-
-        return not (
-            stale(snapshot.flags_change_number, changes.flags_till)
-            and stale(snapshot.rule_based_segments_change_number,
-                      changes.rule_based_segments_till)
-        )
 
     async def _load_segments(self, only_new: bool) -> None:
         if not self._json:

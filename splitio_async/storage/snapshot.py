@@ -58,6 +58,9 @@ class FlagChanges:
     flags_till: int | None = None
     rule_based_segments_till: int | None = None
     replace_flags: bool = False  # what this lacks is removed (legacy/YAML files, bootstrap)
+    # the source is the truth (localhost files): a definition older than the one held still
+    # replaces it, where a fetch's older answer (landing after a kill or an instant update) not
+    source_of_truth: bool = False
 
 
 def _flag_sets_index(flags: Iterable[Split]) -> Mapping[str, frozenset[str]]:
@@ -80,7 +83,9 @@ def apply_flag_changes(
         else set()
     for split in changes.flags:
         held = flags.get(split.name)
-        if held is not None and held.change_number > split.change_number:
+        if held is not None and held.change_number > split.change_number and (
+            not changes.source_of_truth
+        ):
             continue  # an older version (a fetch answered before a kill or an instant update)
         keep = split.active and (flag_sets_filter is None or bool(split.sets & flag_sets_filter))
         if keep:

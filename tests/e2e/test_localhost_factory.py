@@ -24,7 +24,13 @@ from splitio_async import (
     open_factory,
 )
 from splitio_async.factory import build_factory
-from tests.helpers import rollout_flag, write_segment, write_split_changes
+from tests.helpers import (
+    in_rbs_flag,
+    rollout_flag,
+    staff_rbs,
+    write_segment,
+    write_split_changes,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -202,6 +208,123 @@ async def test_refresh_applies_changes_and_keeps_last_good_data(tmp_path: Path) 
             logging.getLogger("splitio").removeHandler(logged)
         assert str(path) in logged.message
         assert await client.get_treatment("k", "f") == "v2"
+
+
+class Updates:
+    """SDK_UPDATE handler: ``next()`` waits for the next update (bounded) and returns it."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+        self._event = anyio.Event()
+
+    async def __call__(self, metadata: Any) -> None:
+        self.seen.append(metadata)
+        self._event.set()
+
+    async def next(self) -> Any:
+        with anyio.fail_after(5):
+            await self._event.wait()
+        self._event = anyio.Event()
+        return self.seen[-1]
+
+
+REFRESH = {"localhostRefreshEnabled": True, "featuresRefreshRate": 0.01,
+           "segmentsRefreshRate": 0.01}
+
+
+def write_sections(path: Path, treatment: str, flag_cn: int, ff_t: int, staff: list[str],
+                   rbs_cn: int, rbs_t: int) -> None:
+    """``f`` gives everybody ``treatment``; ``rbs_flag`` gives "member" to the ``staff``."""
+    write_split_changes(
+        path, [rollout_flag("f", ((treatment, 100),), changeNumber=flag_cn),
+               in_rbs_flag("rbs_flag", "staff")],
+        [{**staff_rbs(*staff), "changeNumber": rbs_cn}], till=ff_t, rbs_till=rbs_t,
+    )
+
+
+def refreshing_factory(path: Path) -> tuple[Any, Updates]:
+    """(open_factory context, SDK_UPDATE waiter) over ``path`` with a fast refresh."""
+    return open_factory("localhost", config={
+        "splitFile": str(path), "segmentDirectory": str(path.parent), **REFRESH,
+    }), Updates()
+
+
+async def test_refresh_decides_staleness_per_section(tmp_path: Path) -> None:
+    """Official rule: each section of a refreshed file is skipped when its own ``t`` is older
+    than what is held. A stale ``ff`` beside a newer ``rbs`` leaves the flags as they are (and
+    the other way round)."""
+    path = tmp_path / "flags.json"
+    write_sections(path, "v1", 10, 10, ["alice"], 10, 10)
+    opened, updates = refreshing_factory(path)
+    async with opened as factory:
+        client = factory.client()
+        await client.on(SdkEvent.SDK_UPDATE, updates)
+        assert await client.get_treatment("k", "f") == "v1"
+        assert await client.get_treatment("alice", "rbs_flag") == "member"
+
+        write_sections(path, "stale", 9, 9, ["bob"], 11, 11)
+        assert (await updates.next()).get_type() is SdkEventType.SEGMENTS_UPDATE
+        assert await client.get_treatment("k", "f") == "v1"
+        assert await client.get_treatment("bob", "rbs_flag") == "member"
+        assert await client.get_treatment("alice", "rbs_flag") == "off"
+        view = await factory.manager().split("f")
+        assert view is not None and view.change_number == 10
+
+        write_sections(path, "v3", 12, 12, ["carol"], 5, 5)
+        update = await updates.next()
+        assert update.get_type() is SdkEventType.FLAG_UPDATE and "f" in update.get_names()
+        assert await client.get_treatment("k", "f") == "v3"
+        assert await client.get_treatment("bob", "rbs_flag") == "member"
+        assert await client.get_treatment("carol", "rbs_flag") == "off"
+
+
+async def test_refresh_of_a_file_stale_in_both_sections_applies_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "flags.json"
+    write_sections(path, "v1", 10, 10, ["alice"], 10, 10)
+    opened, updates = refreshing_factory(path)
+    skipped = LogEvent("both sections are older than the data held")
+    logging.getLogger("splitio").addHandler(skipped)
+    try:
+        async with opened as factory:
+            client = factory.client()
+            await client.on(SdkEvent.SDK_UPDATE, updates)
+            write_sections(path, "stale", 9, 9, ["bob"], 9, 9)
+            with anyio.fail_after(5):
+                await skipped.event.wait()
+            assert await client.get_treatment("k", "f") == "v1"
+            assert await client.get_treatment("bob", "rbs_flag") == "off"
+            assert not updates.seen
+            write_sections(path, "v2", 11, 11, ["bob"], 9, 9)  # refreshing goes on
+            assert (await updates.next()).get_type() is SdkEventType.FLAG_UPDATE
+            assert await client.get_treatment("k", "f") == "v2"
+    finally:
+        logging.getLogger("splitio").removeHandler(skipped)
+
+
+async def test_refresh_applies_a_hand_edit_to_an_older_change_number(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In localhost mode the file is the source of truth: a flag pasted back from an older
+    export (here: killed, changeNumber 5 where 10 is held) replaces the held one, logged at
+    debug."""
+    path = write_split_changes(tmp_path / "flags.json",
+                               [rollout_flag("f", (("on", 100),), changeNumber=10)])
+    opened, updates = refreshing_factory(path)
+    async with opened as factory:
+        client = factory.client()
+        await client.on(SdkEvent.SDK_UPDATE, updates)
+        assert await client.get_treatment("k", "f") == "on"
+        write_split_changes(path, [rollout_flag(
+            "f", (("on", 100),), changeNumber=5, killed=True, defaultTreatment="killed",
+        )])
+        assert (await updates.next()).get_names() == {"f"}
+        assert await client.get_treatment("k", "f") == "killed"
+        view = await factory.manager().split("f")
+        assert view is not None and view.killed and view.change_number == 5
+    older = [r for r in caplog.records if "goes back from changeNumber 10 to 5" in r.getMessage()]
+    assert [r.levelno for r in older] == [logging.DEBUG]
 
 
 async def test_sdk_ready_callback_runs_even_when_registered_late(
