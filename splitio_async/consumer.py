@@ -230,7 +230,7 @@ class RedisManagerCore(ManagerCore):
     def split(self, feature_flag_name: Any) -> Steps[SplitView | None]:
         if not self._usable("split"):
             return None
-        name = validate_flag_name(feature_flag_name, "split")
+        name = validate_flag_name(feature_flag_name, "split", trim=False)
         if name is None:
             return None
         found = yield from self._problems.read(self._view.flag(name))

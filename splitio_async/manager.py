@@ -22,7 +22,7 @@ class PrerequisiteView(NamedTuple):
 
 class SplitView(NamedTuple):
     name: str
-    traffic_type: str
+    traffic_type: str | None
     killed: bool
     treatments: list[str]
     change_number: int
@@ -44,7 +44,7 @@ def split_view(split: Split) -> SplitView:
         split.default_treatment,
         sorted(split.sets),
         split.impressions_disabled,
-        [PrerequisiteView(p.feature_flag_name, sorted(p.treatments)) for p in split.prerequisites],
+        [PrerequisiteView(p.feature_flag_name, list(p.treatments)) for p in split.prerequisites],
     )
 
 
@@ -84,10 +84,10 @@ class ManagerCore:
     def split(self, feature_flag_name: Any) -> SplitView | Steps[SplitView | None] | None:
         if not self._usable("split"):
             return None
-        name = validate_flag_name(feature_flag_name, "split")
+        name = validate_flag_name(feature_flag_name, "split", trim=False)
         if name is None:
             return None
-        return self._view_of(self._state.snapshot.flags.get(feature_flag_name), name)
+        return self._view_of(self._state.snapshot.flags.get(name), name)
 
     def _view_of(self, found: Split | None, name: str) -> SplitView | None:
         if found is None:

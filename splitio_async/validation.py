@@ -79,7 +79,9 @@ def validate_track_key(key: Any) -> str | None:
     return _key_part(key, "track", "key")
 
 
-def validate_flag_name(name: Any, method: str) -> str | None:
+def validate_flag_name(name: Any, method: str, trim: bool = True) -> str | None:
+    """The name to look up, or None (logged). ``trim`` False (the manager's ``split``, as the
+    official): surrounding spaces are kept, so such a name is looked up as given."""
     if type(name) is str and name and name.strip() == name:
         return name
     if name is None:
@@ -101,6 +103,8 @@ def validate_flag_name(name: Any, method: str) -> str | None:
             "string.", method,
         )
         return None
+    if not trim:
+        return name
     if stripped != name:
         LOGGER.warning(
             "%s: feature flag name '%s' has extra whitespace, trimming.", method, name

@@ -25,13 +25,13 @@ MURMUR = 2
 @dataclass(frozen=True, slots=True)
 class Prerequisite:
     feature_flag_name: str
-    treatments: frozenset[str]
+    treatments: tuple[str, ...]  # in definition order: the manager shows them so (official)
 
 
 @dataclass(frozen=True, slots=True)
 class Split:
     name: str
-    traffic_type: str
+    traffic_type: str | None  # None where the definition says null (the manager shows it)
     seed: int  # taken modulo 2**32, as the hash wants it
     traffic_allocation: int
     traffic_allocation_seed: int | None
@@ -103,6 +103,10 @@ def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
+def _traffic_type(raw: Any) -> str | None:
+    return None if raw is None else str(raw)
+
+
 def _configurations(raw: Any) -> dict[str, str | None]:
     if not isinstance(raw, dict):
         return {}
@@ -116,8 +120,8 @@ def _prerequisites(raw: Any) -> tuple[Prerequisite, ...]:
         if not isinstance(entry, dict) or not isinstance(entry.get("n"), str):
             raise ValueError("prerequisite without a flag name")
         treatments = entry.get("ts") or []
-        result.append(Prerequisite(entry["n"], frozenset(t for t in treatments
-                                                         if isinstance(t, str))))
+        result.append(Prerequisite(entry["n"], tuple(t for t in treatments
+                                                     if isinstance(t, str))))
     return tuple(result)
 
 
@@ -155,7 +159,7 @@ def parse_split(raw: Any) -> Split:
     sets = sets if isinstance(sets, list | tuple) else ()
     return Split(
         name=name,
-        traffic_type=str(raw.get("trafficTypeName") or ""),
+        traffic_type=_traffic_type(raw.get("trafficTypeName")),
         seed=_int(raw.get("seed"), 0) & 0xFFFFFFFF,
         traffic_allocation=allocation,
         traffic_allocation_seed=_int(allocation_seed, 0) & 0xFFFFFFFF

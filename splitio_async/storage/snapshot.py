@@ -108,7 +108,7 @@ def apply_flag_changes(
         rule_based_segments_change_number=snapshot.rule_based_segments_change_number
         if changes.rule_based_segments_till is None else changes.rule_based_segments_till,
         flag_sets=_flag_sets_index(flags.values()),
-        traffic_types=frozenset(s.traffic_type for s in flags.values()),
+        traffic_types=frozenset(s.traffic_type for s in flags.values() if s.traffic_type),
     )
     return result, frozenset(changed)
 

@@ -32,6 +32,7 @@ from splitio_async import (
 )
 from splitio_async.errors import RedisClusterConfigurationException
 from splitio_sync_shim import get_factory
+from tests.fakes.split_server import FakeSplitServer
 from tests.helpers import segment_flag
 from tests.redis.conftest import _start
 from tests.redis.consumer_support import (
@@ -145,6 +146,69 @@ async def test_evaluations_and_manager_match_localhost_mode(
         assert (await manager.split("plain")).change_number == 101  # type: ignore[union-attr]
         assert await manager.split("missing") is None
         assert await client.get_treatment("alice", "missing") == "control"
+
+
+MANAGER_FLAGS = [
+    flag_json("typeless", trafficTypeName=None, changeNumber=7),
+    flag_json("gated", prerequisites=[{"n": "typeless", "ts": ["on", "off", "blue"]},
+                                      {"n": "other", "ts": ["b", "a"]}]),
+]
+NOT_FOUND = ('split: you passed " gated " that does not exist in this environment, please '
+             "double check what Feature flags exist in the Split user interface.")
+
+
+async def _views(factory: Any, caplog: pytest.LogCaptureFixture) -> list[Any]:
+    manager = factory.manager()
+    caplog.clear()
+    views = [await manager.split(" gated "), await manager.split("gated "),
+             await manager.split("typeless"), await manager.split("gated")]
+    assert caplog.text.count(NOT_FOUND) == 1 and "trimming" not in caplog.text
+    return views
+
+
+@pytest.mark.anyio
+async def test_manager_views_are_the_same_in_redis_and_in_memory_mode(
+    redis_server: RedisServer, cache: redis.Redis, server: FakeSplitServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As the official SDK: ``traffic_type`` None where the definition's is null, prerequisite
+    treatments in definition order, and a name with surrounding spaces is looked up as given:
+    no such flag, logged as such (no trimming) in both modes."""
+    for flag in MANAGER_FLAGS:
+        cache.set(f"SPLITIO.split.{flag['name']}", json.dumps(flag))
+        server.upsert_flag(json.loads(json.dumps(flag)))
+    async with open_factory("consumer", standalone_config(redis_server)) as factory:
+        await factory.block_until_ready(5)
+        in_redis = await _views(factory, caplog)
+    async with open_factory("SDK-KEY-0001", {"streamingEnabled": False},
+                            **server.url_kwargs()) as factory:
+        await factory.block_until_ready(5)
+        in_memory = await _views(factory, caplog)
+    assert in_redis[:2] == in_memory[:2] == [None, None]
+    typeless, gated = in_redis[2:]
+    assert typeless.traffic_type is None and typeless.change_number == 7
+    assert [tuple(p) for p in gated.prerequisites] == [
+        ("typeless", ["on", "off", "blue"]), ("other", ["b", "a"])]
+    assert [v._replace(change_number=0) for v in in_redis[2:]] == [
+        v._replace(change_number=0) for v in in_memory[2:]]  # the server numbers changes
+
+
+def test_shim_manager_view_of_a_spaced_name(
+    redis_server: RedisServer, cache: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    for flag in MANAGER_FLAGS:
+        cache.set(f"SPLITIO.split.{flag['name']}", json.dumps(flag))
+    factory = get_factory("consumer", standalone_config(redis_server))
+    assert factory is not None
+    try:
+        factory.block_until_ready(5)
+        manager = factory.manager()
+        assert manager.split(" gated ") is None
+        assert NOT_FOUND in caplog.text
+        view = manager.split("typeless")
+        assert view is not None and view.traffic_type is None
+    finally:
+        factory.destroy()
 
 
 @pytest.mark.anyio
