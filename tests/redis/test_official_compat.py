@@ -329,18 +329,23 @@ def _run_shim(server: RedisServer, prefix: str, mode: str, calls: list[Call],
     _write_cache(server, prefix)
     factory = get_factory(SDK_KEY, config=_config(server, prefix, mode, cache))
     assert factory is not None
-    results: list[Any] = []
     try:
         factory.block_until_ready(10)
-        client = factory.client()
-        for call in calls:
-            try:
-                results.append(getattr(client, call["method"])(_our_key(call), *call["args"]))
-            except Exception as exc:
-                results.append({"error": f"{type(exc).__name__}: {exc}"})
+        results = call_all(factory.client(), calls)
     finally:
         factory.destroy()
     return _collect(server, prefix, results)
+
+
+def call_all(client: Any, calls: list[Call]) -> list[Any]:
+    """Each call's result through the blocking API (``{"error": ...}`` for one that raised)."""
+    results: list[Any] = []
+    for call in calls:
+        try:
+            results.append(getattr(client, call["method"])(_our_key(call), *call["args"]))
+        except Exception as exc:
+            results.append({"error": f"{type(exc).__name__}: {exc}"})
+    return results
 
 
 async def _run_async(server: RedisServer, prefix: str, mode: str, calls: list[Call]) -> Written:

@@ -61,7 +61,7 @@ def _odd_flags() -> list[dict[str, Any]]:
         {"n": "ff_001_onboarding", "ts": ["zeta", "alpha", "mu"]},
         {"n": "ff_000_cache", "ts": ["off", "on"]},
     ]
-    spaced = rollout_flag(" spaced ", (("on", 100),), sets=["backend"])
+    spaced = rollout_flag(" spaced ", (("on", 100),))
     return [null_type, prerequisites, spaced]
 
 
@@ -100,18 +100,24 @@ def official_python() -> Path:
     return Path(python)
 
 
-def run_official(python: Path, work: Path, name: str, sdk_key: str, config: dict[str, Any],
-                 calls: list[list[Any]], urls: dict[str, str] | None = None) -> Answers:
-    job, out = work / f"{name}.json", work / f"{name}.out.json"
-    job.write_text(json.dumps({"sdk_key": sdk_key, "config": config, "urls": urls or {},
-                               "calls": [], "manager": calls}))
+def run_official_job(python: Path, work: Path, name: str, job: dict[str, Any]) -> Any:
+    """The worker's whole output for ``job`` (see official_worker.py)."""
+    job_path, out = work / f"{name}.json", work / f"{name}.out.json"
+    job_path.write_text(json.dumps(job))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run(
-        [str(python), str(WORKER), str(job), str(out)], capture_output=True, text=True,
+        [str(python), str(WORKER), str(job_path), str(out)], capture_output=True, text=True,
         timeout=120, env=env, cwd=work, check=False,
     )
     assert done.returncode == 0, f"official worker failed:\n{done.stderr[-3000:]}"
-    result = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def run_official(python: Path, work: Path, name: str, sdk_key: str, config: dict[str, Any],
+                 calls: list[list[Any]], urls: dict[str, str] | None = None) -> Answers:
+    result = run_official_job(python, work, name, {
+        "sdk_key": sdk_key, "config": config, "urls": urls or {}, "calls": [], "manager": calls,
+    })
     return result["manager"], result["manager_logs"]
 
 
@@ -265,17 +271,25 @@ def test_localhost_yaml(official_python: Path, tmp_path: Path) -> None:
 # ----------------------------------------------------------------------- in-memory mode
 
 
-def test_in_memory_mode(official_python: Path, server: FakeSplitServer, tmp_path: Path) -> None:
-    """Both SDKs sync the same definitions from the fake Split server, then answer alike."""
+MEMORY_CONFIG = {"streamingEnabled": False, "impressionsMode": "none", "machineIp": "127.0.0.1",
+                 "machineName": "test"}
+
+
+def load_server(server: FakeSplitServer) -> dict[str, str]:
+    """The conformance definitions (and the odd flags) on the fake server, one change each;
+    returns the URL keyword arguments (streaming off)."""
     for flag in ALL_FLAGS:
         server.upsert_flag(json.loads(json.dumps(flag)))
     for rbs in RULE_BASED_SEGMENTS:
         server.upsert_rule_based_segment(json.loads(json.dumps(rbs)))
     for name, keys in SEGMENTS.items():
         server.set_segment(name, keys)
-    config = {"streamingEnabled": False, "impressionsMode": "none", "machineIp": "127.0.0.1",
-              "machineName": "test"}
-    urls = {k: v for k, v in server.url_kwargs().items() if k != "streaming_api_base_url"}
+    return {k: v for k, v in server.url_kwargs().items() if k != "streaming_api_base_url"}
+
+
+def test_in_memory_mode(official_python: Path, server: FakeSplitServer, tmp_path: Path) -> None:
+    """Both SDKs sync the same definitions from the fake Split server, then answer alike."""
+    urls, config = load_server(server), MEMORY_CONFIG
     official = run_official(official_python, tmp_path, "memory", SDK_KEY, config, CALLS, urls)
     assert "null_traffic_type" in official[0][0]
     for ours in every_api(SDK_KEY, config, CALLS, urls).values():
