@@ -37,7 +37,7 @@ OFFICIAL = frozenset({
 OURS = frozenset({
     "impressionListenerDelivery", "destroyTimeout", "syncRetryBackoffBase",
     "syncRetryBackoffMax", "streamingReconnectBackoffBase", "streamingKeepaliveTimeout",
-    "bootstrapFile", "cacheFile", "redisClusterNodes", "testData",
+    "bootstrapFile", "cacheFile", "redisClusterNodes", "testData", "specRecheckInterval",
 })
 
 KNOWN = OFFICIAL | OURS
