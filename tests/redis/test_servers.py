@@ -90,6 +90,9 @@ def _sentinel_round_trip(sentinels: SentinelSet, *, kill: bool) -> None:
         old = sentinels.master_address()
         assert sentinel.discover_master(sentinels.master_name) == old
         master.set("before", "1")
+        # the replica must hold it before the failover: WAIT for its acknowledgement (a
+        # loaded machine can otherwise promote it before the write reached it)
+        assert master.execute_command("WAIT", 1, 10_000) >= 1
 
         new = sentinels.failover(kill=kill)
         assert new != old
