@@ -100,6 +100,45 @@ def _whitelist(attribute: str | None, values: list[str], kind: str = "WHITELIST"
     return _matcher(kind, attribute, whitelistMatcherData={"whitelist": values})
 
 
+def _in_rule_based_segment(name: str) -> Json:
+    return _matcher("IN_RULE_BASED_SEGMENT", userDefinedSegmentMatcherData={"segmentName": name})
+
+
+def rollout_flag(name: str, partitions: list[tuple[str, int]], **extra: Any) -> Json:
+    """A flag whose only rule splits everybody by ``partitions`` (seeds derived from the name)."""
+    return _flag(random.Random(name), name, [_default_rule(partitions)], **extra)
+
+
+def segment_flag(name: str, segment: str, inside: str = "in", outside: str = "out") -> Json:
+    """Members of ``segment`` get ``inside``, everybody else ``outside`` (the default rule)."""
+    rules = [_condition([_in_segment(segment)], [(inside, 100)], f"in segment {segment}"),
+             _default_rule([(outside, 100)])]
+    return _flag(random.Random(name), name, rules, defaultTreatment=outside)
+
+
+def rbs_flag(name: str, rbs: str, inside: str = "in", outside: str = "out") -> Json:
+    """Keys in rule-based segment ``rbs`` get ``inside``, everybody else ``outside``."""
+    rules = [_condition([_in_rule_based_segment(rbs)], [(inside, 100)], f"in rbs {rbs}"),
+             _default_rule([(outside, 100)])]
+    return _flag(random.Random(name), name, rules, defaultTreatment=outside)
+
+
+def rule_based_segment(name: str, matchers: list[Json] | None = None,
+                       excluded_keys: list[str] | None = None,
+                       excluded_segments: list[str] | None = None) -> Json:
+    """A rule-based segment of the keys that match every matcher (default: everybody) and are
+    neither excluded by key nor members of an excluded standard segment."""
+    return {
+        "name": name, "trafficTypeName": "user", "changeNumber": CHANGE_NUMBER,
+        "status": "ACTIVE",
+        "excluded": {"keys": excluded_keys or [],
+                     "segments": [{"name": s, "type": "standard"}
+                                  for s in excluded_segments or []]},
+        "conditions": [{"matcherGroup": {"combiner": "AND",
+                                         "matchers": matchers or [_matcher("ALL_KEYS")]}}],
+    }
+
+
 def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 

@@ -38,6 +38,7 @@ from typing import Any
 import _bench_data
 import _bench_ready_worker as rw
 import _bench_timing as bt
+from _bench_proc import rss_mib, status_mib
 
 FLAG_SHAPE = "rollout_50_50"
 READY_TIMEOUT_S = 30
@@ -65,17 +66,6 @@ class LogTally(logging.Handler):
         return [{"level": level, "logger": name, "count": count, "first": first}
                 for (level, name, _), (count, first) in self.seen.items()]
 
-
-def _mib(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def rss_mib() -> float:
-    """Resident set size now, in MiB (VmRSS)."""
-    return _mib("VmRSS")
 
 
 def memory_keys(count: int) -> list[str]:
@@ -143,7 +133,7 @@ class Job:
         gc.collect()
         after = rss_mib()
         self.report.info.update(rss_after_mib=round(after, 2), growth_mib=round(after - before, 2),
-                                hwm_mib=round(_mib("VmHWM"), 2))
+                                hwm_mib=round(status_mib("VmHWM"), 2))
         self.report.emit()
 
     def chunks(self) -> list[int]:

@@ -111,15 +111,23 @@ def measure_sync(fn: SyncFn, args: Sequence[Args], settings: Settings) -> ShapeR
 YIELD_EVERY = 100
 
 
-async def measure_async(fn: AsyncFn, args: Sequence[Args], settings: Settings) -> ShapeResult:
+async def measure_async(
+    fn: AsyncFn,
+    args: Sequence[Args],
+    settings: Settings,
+    checkpoint: Callable[[], Awaitable[None]] | None = None,
+) -> ShapeResult:
     """Same as measure_sync, awaiting each call inside the running event loop.
 
     An evaluation never suspends, so a loop of bare awaits would starve every other task of the
     SDK (the impressions recorder among them) and time only the hot path. Like a real app, the
     loop yields to the event loop every ``YIELD_EVERY`` calls, so the recorder's work is timed
-    too (the yields are included in the figures)."""
-    import anyio  # noqa: PLC0415 - only the async workers import anyio
+    too (the yields are included in the figures). ``checkpoint`` is that yield: anyio's by
+    default, ``asyncio.sleep(0)`` for the official SDK (its venv has no anyio)."""
+    if checkpoint is None:
+        import anyio  # noqa: PLC0415 - only our venv has anyio
 
+        checkpoint = anyio.lowlevel.checkpoint
     result = ShapeResult()
     try:
         start = time.perf_counter_ns()
@@ -132,7 +140,7 @@ async def measure_async(fn: AsyncFn, args: Sequence[Args], settings: Settings) -
             for i, a in enumerate(seq):
                 await fn(*a)
                 if i % YIELD_EVERY == 0:
-                    await anyio.lowlevel.checkpoint()
+                    await checkpoint()
             result.reps_ns.append((time.perf_counter_ns() - t0) / len(seq))
         result.iterations = len(seq)
         result.ns = min(result.reps_ns)

@@ -11,7 +11,11 @@ Why it is built this way:
 * Readiness is a cold-start cost, so every start is a fresh subprocess (_bench_ready_worker.py);
   runs are interleaved across implementations so machine drift hits all of them alike.
 * All SDKs sync over HTTP from one fake Split server (50 flags, five 10k-key segments) served by
-  this process, so serving never competes with a measured process for its GIL.
+  this process, so serving never competes with a measured process for its GIL. It serves stored
+  bytes as Split's CDN does: every body is JSON-encoded once before the first start and gzipped
+  once (for clients that send Accept-Encoding: gzip, which all of them do), so the server's own
+  encoding and compression are in no SDK's figure; decompressing and parsing are, as in
+  production.
 * "Ready" must mean the data is there: each worker evaluates segment checks with known answers and
   a 50-flag sweep right after ready; any wrong answer or disagreement with the official sync SDK is
   reported as a MISMATCH and makes the exit status 1.
@@ -36,6 +40,7 @@ from typing import Any
 
 import _bench_data
 import _bench_venv
+from _bench_live import IMPLEMENTATIONS
 from _bench_server import FakeSplitServer
 
 HERE = Path(__file__).resolve().parent
@@ -43,14 +48,6 @@ REPO = HERE.parent
 WORKER = HERE / "_bench_ready_worker.py"
 RUN_TIMEOUT_S = 90  # ready (<= 30 s) + checks + destroy; a hung worker is killed, not waited on
 
-# (worker mode, table label, runs under the official venv?)
-IMPLEMENTATIONS = [
-    ("official-sync", "official sync", True),
-    ("official-async", "official asyncio", True),
-    ("ours-shim", "ours sync shim", False),
-    ("ours-asyncio", "ours asyncio", False),
-    ("ours-trio", "ours trio", False),
-]
 REFERENCE = "official-sync"
 
 
@@ -65,6 +62,7 @@ class Result:
     mismatches: list[str] = field(default_factory=list)
     at_ready: Counter[str] = field(default_factory=Counter)
     total: Counter[str] = field(default_factory=Counter)
+    gzipped: int = 0  # GET bodies the server sent gzipped (the SDK accepted gzip)
     sweep: dict[str, Any] | None = None  # first run's 50-flag sweep, for cross-checking
 
     def median(self) -> float | None:
@@ -95,12 +93,13 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
 
 def run_once(
     command: list[str], env: dict[str, str], server: FakeSplitServer
-) -> tuple[dict[str, Any], Counter[str], Counter[str]]:
-    """One cold start. Returns the merged worker payload and the requests at ready / in total.
+) -> tuple[dict[str, Any], Counter[str], Counter[str], int]:
+    """One cold start. Returns the merged worker payload, the requests at ready / in total and
+    how many GET bodies went out gzipped.
 
     The worker prints its ready line and then waits for stdin to close: that pause is where the
     'at ready' request snapshot is taken."""
-    before = server.snapshot()
+    before, gzipped = server.snapshot(), server.gzipped
     with tempfile.TemporaryFile() as stderr:
         proc = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
@@ -129,7 +128,7 @@ def run_once(
             payload.setdefault("error", f"killed after {RUN_TIMEOUT_S} s (hung)")
         tail = "\n".join(err.splitlines()[-15:])
         payload["exit"] = f"exit {code}" + (f"; stderr:\n{tail}" if tail else "")
-    return payload, at_ready, server.snapshot() - before
+    return payload, at_ready, server.snapshot() - before, server.gzipped - gzipped
 
 
 def record(result: Result, payload: dict[str, Any], checks: list[tuple[str, str, str]]) -> None:
@@ -198,6 +197,10 @@ def render(results: dict[str, Result], runs: int) -> str:
     fmt = "  ".join(f"{{:<{widths[0]}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
     lines = [fmt.format(*header), fmt.format(*["-" * w for w in widths])]
     lines += [fmt.format(*row) for row in rows]
+    gets = ", ".join(
+        f"{r.label} {r.gzipped}/{sum(n for k, n in r.total.items() if k.startswith('GET'))}"
+        for r in results.values())
+    lines += ["", f"GET bodies served gzipped / GETs, all runs: {gets}"]
     lines += ["", f"requests per run (mean over {runs} runs): at ready | whole process"]
     for result in results.values():
         done = max(len(result.ms), 1)
@@ -231,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     data = _bench_data.build_ready()
     server = FakeSplitServer(data.flags, data.segments)
     server.start()
+    encoded = server.prepare()
     spec = json.dumps({
         "urls": server.url_kwargs(),
         "checks": data.checks,
@@ -242,18 +246,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(data.flags)} flags, {len(data.segments)} segments x "
           f"{_bench_data.BIG_SEGMENT_SIZE} keys; fake Split server at {server.base_url}; "
           f"{args.runs} cold starts each", flush=True)
+    print(f"first pages stored before any start: {encoded['raw_mib']:.1f} MiB of JSON, "
+          f"{encoded['gzip_mib']:.2f} MiB gzipped (encoded in {encoded['seconds'] * 1000:.0f} ms,"
+          " outside every figure)", flush=True)
     try:
         for run in range(args.runs):
             print(f"  run {run + 1}/{args.runs}", flush=True)
             for mode, _, is_official in IMPLEMENTATIONS:
                 python = official if is_official else Path(sys.executable)
                 env = base_env if is_official else ours_env
-                payload, at_ready, total = run_once(
+                payload, at_ready, total, gzipped = run_once(
                     [str(python), str(WORKER), mode, spec], env, server
                 )
                 record(results[mode], payload, data.checks)
                 results[mode].at_ready += at_ready
                 results[mode].total += total
+                results[mode].gzipped += gzipped
     finally:
         server.stop()
     cross_check(results)
@@ -272,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                     "min_ms": min(r.ms) if r.ms else None, "ms": r.ms,
                     "errors": r.errors, "mismatches": r.mismatches, "notes": r.notes,
                     "requests_at_ready": dict(r.at_ready), "requests_total": dict(r.total),
+                    "gzipped_gets": r.gzipped,
                 }
                 for mode, r in results.items()
             },
