@@ -1,304 +1,304 @@
-"""Propagation latency benchmark: from a streaming push by the server to the new treatment being
-returned by ``get_treatment``, official splitio_client 10.7.0 vs our splitio_async.
+"""Propagation latency: from the server writing a streaming notification to the new treatment being
+returned by ``get_treatment`` in the caller's thread, for every kind of notification, on every API:
+official splitio_client 10.7.0 (sync, asyncio) beside ours (sync shim, asyncio, trio).
 
 Run from the repo root with the project venv:
 
-    .venv/bin/python benchmarks/bench_propagation.py                 # 15 pushes per SDK
+    .venv/bin/python benchmarks/bench_propagation.py                # 15 changes per kind and API
+    .venv/bin/python benchmarks/bench_propagation.py --quick        # 3 per kind (smoke run)
+    .venv/bin/python benchmarks/bench_propagation.py --kinds payload kill --only ours-shim
     .venv/bin/python benchmarks/bench_propagation.py --pushes 30 --json propagation.json
-    .venv/bin/python benchmarks/bench_propagation.py --only official-sync ours-shim
+
+Kinds (each a change on the server, then its notification):
+* payload: SPLIT_UPDATE carrying the flag (zlib, c=2, as Split sends) and the SDK's change number
+  as ``pcn``: the "instant update", no fetch expected;
+* fetch:   SPLIT_UPDATE without payload: the SDK must fetch splitChanges;
+* kill:    SPLIT_KILL (the flag's default treatment changes): applied locally, visible before
+           the fetch that follows it;
+* segment: SEGMENT_UPDATE (the watched key enters or leaves a segment): a segmentChanges fetch;
+* rbs:     RB_SEGMENT_UPDATE carrying the rule-based segment (the key's exclusion toggles): no
+           fetch expected.
 
 Why it is built this way:
-* Every SDK runs in standalone mode with streaming on, in its own process (_bench_propagation_
-  worker.py), against the test suite's fake Split server (tests/fakes/split_server.py: REST,
-  auth and SSE) served on 127.0.0.1 by this process, so serving never competes with a measured
-  process for its GIL. Each SDK gets a fresh server.
-* The fake server sends nothing when a stream opens; the real service sends occupancy at once.
-  So after the stream is open the parent pushes an occupancy message (the SDK's first event:
-  streaming UP, which runs a full sync) and waits until that sync is over.
-* One push = upsert the flag on the server (new change number), note the time, send the
-  SPLIT_UPDATE with the flag as payload (zlib, c=2, by default) and the SDK's change number as
-  ``pcn``: the "instant update" path, no fetch needed. The worker, already polling
-  ``get_treatment`` (sync: tight loop; async: tiny sleep), notes the time it sees the new
-  treatment. Both times are CLOCK_MONOTONIC, shared by the processes of one machine.
-* The splitChanges requests made during each push are counted: 0 means the update was applied
-  from the payload; anything else means the SDK fetched (and is reported).
-* The first pushes are a warm-up (lazy imports, first decompression) and are not counted.
+* Every SDK runs in standalone mode with streaming on, in its own process (_bench_live_worker.py),
+  one after the other, against the benchmark backend (_bench_server.py) in this process: stored
+  response bodies, an SSE stream that sends occupancy on attach (the SDK's streaming comes UP and
+  runs a full sync, which the benchmark waits out) and records when each message's bytes were
+  written to the socket. Latencies start there.
+* Where the time goes, without hooks in either SDK: "recv" is the first socket read in the SDK's
+  process that returned the message's bytes (socket reads are wrapped in the worker); "fetch" the
+  arrival at the server of the first fetch the notification caused; "event" the SDK's public
+  SDK_UPDATE callback; "seen" the first get_treatment in the caller's thread that returns the new
+  treatment (sync APIs poll in a tight loop, as a busy request thread would; async APIs every
+  --async-sleep). A finer split (parsed, queued, applied) needs a trace hook in the SDK: see the
+  README's Benchmarks section.
+* Requests to splitChanges / segmentChanges during each change are counted, so an "instant" kind
+  that fetched anyway shows up. The first --warmup changes of each kind are not counted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import queue
-import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import _bench_venv
+import _bench_data as bd
+import _bench_live as bl
+from _bench_server import FakeSplitServer
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-WORKER = HERE / "_bench_propagation_worker.py"
-sys.path.insert(0, str(REPO))  # the test suite's fake Split server and flag builder
-
-from tests.fakes.split_server import FakeSplitServer  # noqa: E402
-from tests.helpers import rollout_flag  # noqa: E402
-
-FLAG = "propagation_flag"
 KEY = "user-1"
+SEE_TIMEOUT_S = 10  # a change not seen by then is reported as lost
+GAP_S = 0.05  # between changes: the SDK's side effects of one settle before the next
 FLAGS = "/api/splitChanges"
-SEE_TIMEOUT_S = 10  # a push not seen by then is reported as lost
-GAP_S = 0.05  # between pushes: the SDK's side effects of one push settle before the next
+SEGMENTS = "/api/segmentChanges/"
+SEGMENT = "propagation_segment"
+RBS = "propagation_rbs"
 
-# (worker mode, table label, runs under the official venv?)
-IMPLEMENTATIONS = [
-    ("official-sync", "official sync", True),
-    ("official-async", "official asyncio", True),
-    ("ours-shim", "ours sync shim", False),
-    ("ours-asyncio", "ours asyncio", False),
-    ("ours-trio", "ours trio", False),
-]
+
+@dataclass(frozen=True)
+class Kind:
+    title: str
+    flag: str
+    fetch_prefix: str  # where a fetch caused by this kind goes
+    instant: bool  # visible without a fetch (payload, or a local kill)
+
+
+KINDS = {
+    "payload": Kind("SPLIT_UPDATE with payload", "propagation_flag", FLAGS, True),
+    "fetch": Kind("SPLIT_UPDATE that needs a fetch", "propagation_fetch_flag", FLAGS, False),
+    "kill": Kind("SPLIT_KILL", "propagation_kill_flag", FLAGS, True),
+    "segment": Kind("SEGMENT_UPDATE", "propagation_segment_flag", SEGMENTS, False),
+    "rbs": Kind("RB_SEGMENT_UPDATE with payload", "propagation_rbs_flag", FLAGS, True),
+}
+
+
+def data_set() -> tuple[list[bd.Json], dict[str, list[str]], list[bd.Json]]:
+    """Ten filler flags and one watched flag per kind; the key starts outside the segment and
+    excluded from the rule-based segment."""
+    flags = [bd.rollout_flag(f"filler_{i:02d}", [("on", 50), ("off", 50)]) for i in range(10)]
+    flags += [
+        bd.rollout_flag(KINDS["payload"].flag, [("v0", 100)]),
+        bd.rollout_flag(KINDS["fetch"].flag, [("f0", 100)]),
+        bd.rollout_flag(KINDS["kill"].flag, [("on", 100)]),
+        bd.segment_flag(KINDS["segment"].flag, SEGMENT),
+        bd.rbs_flag(KINDS["rbs"].flag, RBS),
+    ]
+    segments = {SEGMENT: [f"member-{i}" for i in range(1000)]}
+    return flags, segments, [bd.rule_based_segment(RBS, excluded_keys=[KEY])]
+
+
+def change(server: FakeSplitServer, kind: str, n: int) -> tuple[str, Callable[[str], None]]:
+    """Change number ``n`` of ``kind``: the treatment to expect and the push to make."""
+    flag = KINDS[kind].flag
+    if kind in ("payload", "fetch"):
+        treatment = f"{kind[0]}{n}"
+        new = bd.rollout_flag(flag, [(treatment, 100)])
+
+        def push(message_id: str) -> None:
+            pcn = server.flags_change_number
+            cn = server.upsert_flag(new)
+            payload = {**new, "changeNumber": cn} if kind == "payload" else None
+            server.push_split_update(cn, pcn, payload, message_id=message_id)
+
+        return treatment, push
+    if kind == "kill":
+        treatment = f"k{n}"
+
+        def kill(message_id: str) -> None:
+            cn = server.kill_flag(flag, treatment)
+            server.push_split_kill(flag, treatment, cn, message_id=message_id)
+
+        return treatment, kill
+    inside = n % 2 == 1  # odd changes put the key in, even ones take it out again
+    if kind == "segment":
+
+        def segment(message_id: str) -> None:
+            cn = server.update_segment(SEGMENT, added=[KEY] if inside else [],
+                                       removed=[] if inside else [KEY])
+            server.push_segment_update(SEGMENT, cn, message_id=message_id)
+
+        return ("in" if inside else "out"), segment
+
+    def rbs(message_id: str) -> None:
+        pcn = server.rbs_change_number
+        new = bd.rule_based_segment(RBS, excluded_keys=[] if inside else [KEY])
+        cn = server.upsert_rule_based_segment(new)
+        server.push_rbs_update(cn, pcn, {**new, "changeNumber": cn}, message_id=message_id)
+
+    return ("in" if inside else "out"), rbs
 
 
 @dataclass
-class Result:
-    label: str
-    ms: list[float] = field(default_factory=list)
-    fetches: int = 0  # splitChanges requests during the measured pushes (0: all instant)
-    lost: int = 0
-    polls: list[int] = field(default_factory=list)
+class ApiResult:
     ready_s: float | None = None
+    kinds: dict[str, bl.Series] = field(default_factory=dict)
     error: str | None = None
 
-    def stat(self, fn: Any) -> float | None:
-        return fn(self.ms) if self.ms else None
 
-
-class Worker:
-    """A worker process with line-based JSON in both directions and bounded reads."""
-
-    def __init__(self, command: list[str], env: dict[str, str], stderr: IO[bytes]) -> None:
-        self._stderr = stderr
-        self.proc = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            text=True, env=env, cwd=HERE,
-        )
-        self._lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        assert self.proc.stdout is not None
-        threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
-
-    def _read(self, stdout: IO[str]) -> None:
-        for line in stdout:
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                self._lines.put(value)
-        self._lines.put(None)  # end of output
-
-    def send(self, message: dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message) + "\n")
-        self.proc.stdin.flush()
-
-    def expect(self, *keys: str, timeout: float) -> dict[str, Any]:
-        try:
-            message = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            raise RuntimeError(f"worker silent for {timeout} s (waiting for {keys})") from None
-        if message is None or "error" in message:
-            raise RuntimeError((message or {}).get("error") or f"worker ended: {self.stderr()}")
-        if not any(key in message for key in keys):
-            raise RuntimeError(f"unexpected worker message {message} (waiting for {keys})")
-        return message
-
-    def stderr(self) -> str:
-        self._stderr.seek(0)
-        return "\n".join(self._stderr.read().decode(errors="replace").splitlines()[-15:])
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def _count(server: FakeSplitServer) -> int:
-    return len(server.requests_to(FLAGS))
-
-
-def _quiet(server: FakeSplitServer, seconds: float = 0.3, limit: float = 10.0) -> None:
-    """Wait until no splitChanges request arrived for ``seconds``."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        before = _count(server)
-        time.sleep(seconds)
-        if _count(server) == before:
-            return
-    raise RuntimeError("the SDK keeps fetching splitChanges while streaming")
-
-
-def measure(command: list[str], env: dict[str, str], result: Result,
-            args: argparse.Namespace) -> None:
-    with FakeSplitServer() as server, tempfile.TemporaryFile() as stderr:
-        fillers = [rollout_flag(f"filler_{i:02d}", (("on", 50), ("off", 50))) for i in range(9)]
-        server.set_flags([*fillers, rollout_flag(FLAG, (("v0", 100),))])
-        spec = {
-            "urls": {
-                "sdk_api_base_url": server.sdk_url, "events_api_base_url": server.events_url,
-                "auth_api_base_url": server.auth_url,
-                "telemetry_api_base_url": server.telemetry_url,
-                "streaming_api_base_url": server.streaming_url,
-            },
-            "flag": FLAG, "key": KEY, "async_sleep": args.async_sleep, "timeout": SEE_TIMEOUT_S,
-        }
-        worker = Worker([*command, json.dumps(spec)], env, stderr)
-        try:
-            result.ready_s = worker.expect("ready", timeout=60)["ready"]
-            server.wait_for_streams(1, 30)
-            before = _count(server)
-            server.push_occupancy("control_pri", 2)  # the first event: streaming is UP
-            server.wait_for_requests(FLAGS, before + 1, 10)  # the full sync UP runs
-            _quiet(server)
-            for push in range(1, args.warmup + args.pushes + 1):
-                treatment = f"v{push}"
-                worker.send({"expect": treatment})
-                worker.expect("polling", timeout=10)
-                fetches = _count(server)
-                previous = server.flags_change_number
-                flag = rollout_flag(FLAG, ((treatment, 100),))
-                change_number = server.upsert_flag(flag)
-                pushed = time.monotonic()
-                server.push_split_update(change_number, flag, pcn=previous,
-                                         compression=args.compression)
-                seen = worker.expect("seen", "timeout", timeout=SEE_TIMEOUT_S + 10)
-                if push <= args.warmup:
-                    pass
-                elif "timeout" in seen:
-                    result.lost += 1
-                else:
-                    result.ms.append((seen["t"] - pushed) * 1000)
-                    result.polls.append(seen["polls"])
-                    result.fetches += _count(server) - fetches
+def measure(mode: str, server: FakeSplitServer, args: argparse.Namespace) -> ApiResult:
+    result = ApiResult()
+    python, env = bl.interpreters([mode])[mode]
+    spec = {"urls": server.url_kwargs(), "config": {}, "timeout": SEE_TIMEOUT_S,
+            "async_sleep": args.async_sleep, "sync_sleep": args.sync_sleep}
+    server.reset()
+    worker = bl.LiveWorker(mode, python, env, spec)
+    try:
+        result.ready_s = worker.expect("ready", timeout=120)["ready"]
+        server.wait_for_streams(1, 30)
+        bl.wait_quiet(server)  # streaming UP ran a full sync: let it finish
+        for kind in args.kinds:
+            series = result.kinds[kind] = bl.Series()
+            for n in range(1, args.warmup + args.pushes + 1):
+                treatment, push = change(server, kind, n)
+                sample = bl.watch_push(worker, server, KEY, KINDS[kind].flag, treatment, push,
+                                       KINDS[kind].fetch_prefix, SEE_TIMEOUT_S)
+                if n > args.warmup:
+                    if sample is None:
+                        series.lost += 1
+                    else:
+                        series.samples.append(sample)
                 time.sleep(GAP_S)
-            worker.send({"done": True})
-            worker.expect("destroyed", timeout=20)
-        except RuntimeError as exc:
-            result.error = f"{exc}\n{worker.stderr()}".strip()
-            if worker.proc.poll() is None:
-                worker.proc.kill()
-        finally:
-            worker.close()
+            bl.wait_quiet(server)
+    except (bl.WorkerError, TimeoutError) as exc:
+        result.error = f"{exc}\n{worker.stderr()}".strip()
+    finally:
+        worker.close()
+    return result
 
 
-def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+def _cell(series: bl.Series | None) -> str:
+    return "n/a" if series is None else bl.fmt_ms(series.median())
 
 
-def _ratio(num: float | None, den: float | None) -> str:
-    return "n/a" if num is None or not den else f"{num / den:.2f}x"
-
-
-def render(results: dict[str, Result]) -> str:
-    def median_of(mode: str) -> float | None:
-        return results[mode].stat(statistics.median) if mode in results else None
-
-    off_sync, off_async = median_of("official-sync"), median_of("official-async")
-    header = ["implementation", "pushes", "median ms", "min ms", "max ms", "off-sync/this",
-              "off-async/this", "fetches", "lost"]
+def kind_table(kind: str, results: dict[str, ApiResult]) -> str:
+    header = ["implementation", "n", "median", "min", "max", "vs official", "recv", "fetch",
+              "event", "fetches", "lost"]
     rows = []
-    for result in results.values():
-        median = result.stat(statistics.median)
+    for mode, result in results.items():
+        series = result.kinds.get(kind)
+        if series is None:
+            rows.append([bl.LABELS[mode] + ("  FAILED" if result.error else ""),
+                         *["n/a"] * (len(header) - 1)])
+            continue
+        reference = bl.COUNTERPART.get(mode)
+        ref = results.get(reference) if reference else None
+        ref_series = ref.kinds.get(kind) if ref else None
+        versus = bl.ratio(ref_series.median() if ref_series else None, series.median())
         rows.append([
-            result.label + ("  FAILED" if result.error else ""),
-            str(len(result.ms)), _ms(median), _ms(result.stat(min)), _ms(result.stat(max)),
-            _ratio(off_sync, median), _ratio(off_async, median), str(result.fetches),
-            str(result.lost),
+            bl.LABELS[mode], str(len(series.samples)), _cell(series),
+            bl.fmt_ms(series.extreme(min)), bl.fmt_ms(series.extreme(max)),
+            versus if reference else "",
+            bl.fmt_ms(series.median("recv")), bl.fmt_ms(series.median("fetch")),
+            bl.fmt_ms(series.median("event")), str(series.fetches()), str(series.lost),
         ])
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{widths[0]}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    lines = [fmt.format(*header), fmt.format(*["-" * w for w in widths])]
-    return "\n".join(lines + [fmt.format(*row) for row in rows])
+    return bl.grid(header, rows)
+
+
+def summary_table(kinds: list[str], results: dict[str, ApiResult]) -> str:
+    """Median ms per kind and API; ratio = the official counterpart's median / ours."""
+    ours = [m for m in results if m in bl.COUNTERPART]
+    header = ["median ms (write -> seen)", *[bl.LABELS[m] for m in results],
+              *[f"{bl.COUNTERPART[m].removeprefix('official-')}/{m.removeprefix('ours-')}"
+                for m in ours]]
+    rows = []
+    for kind in kinds:
+        medians = {m: r.kinds[kind].median() if kind in r.kinds else None
+                   for m, r in results.items()}
+        rows.append([KINDS[kind].title, *[bl.fmt_ms(v) for v in medians.values()],
+                     *[bl.ratio(medians.get(bl.COUNTERPART[m]), medians[m]) for m in ours]])
+    return bl.grid(header, rows)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pushes", type=int, default=15, help="measured pushes per SDK (15)")
-    parser.add_argument("--warmup", type=int, default=2, help="unmeasured pushes first (2)")
-    parser.add_argument("--compression", type=int, choices=(0, 1, 2), default=2,
-                        help="payload encoding: 0 plain, 1 gzip, 2 zlib (default, as Split)")
+    parser.add_argument("--quick", action="store_true", help="3 changes per kind, 1 warm-up")
+    parser.add_argument("--pushes", type=int, help="measured changes per kind and API (15)")
+    parser.add_argument("--warmup", type=int, help="unmeasured changes first (2)")
+    parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(KINDS))
     parser.add_argument("--async-sleep", type=float, default=0.0005,
                         help="pause between get_treatment calls of the async APIs (0.0005 s)")
-    parser.add_argument("--only", nargs="+", choices=[m for m, _, _ in IMPLEMENTATIONS],
-                        help="run only these implementations")
+    parser.add_argument("--sync-sleep", type=float, default=0.0,
+                        help="pause between get_treatment calls of the sync APIs (default 0: a "
+                             "tight loop, which holds the GIL)")
+    parser.add_argument("--only", nargs="+", choices=bl.MODES, help="only these APIs")
     parser.add_argument("--json", metavar="OUT", type=Path, help="write all results as JSON")
     args = parser.parse_args(argv)
+    args.pushes = args.pushes or (3 if args.quick else 15)
+    args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
     if args.pushes < 1:
         parser.error("--pushes must be at least 1")
     return args
 
 
+def to_json(results: dict[str, ApiResult]) -> dict[str, Any]:
+    return {mode: {"label": bl.LABELS[mode], "ready_s": r.ready_s, "error": r.error,
+                   "kinds": {kind: {"median_ms": s.median(), "recv_ms": s.median("recv"),
+                                    "fetch_ms": s.median("fetch"), "event_ms": s.median("event"),
+                                    "lost": s.lost, "fetches": s.fetches(),
+                                    "samples": [asdict(x) for x in s.samples]}
+                             for kind, s in r.kinds.items()}}
+            for mode, r in results.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    chosen = [impl for impl in IMPLEMENTATIONS if not args.only or impl[0] in args.only]
-    official = None
-    if any(is_official for _, _, is_official in chosen):
-        official = _bench_venv.ensure_official(HERE / ".venv-official", asyncio=True)
-    base_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    ours_env = {**base_env, "PYTHONPATH": str(REPO)}
-    print(f"{args.warmup} warm-up + {args.pushes} measured pushes per SDK, payload c="
-          f"{args.compression}; sync APIs poll in a tight loop, async ones every "
-          f"{args.async_sleep * 1000:g} ms", flush=True)
-    results: dict[str, Result] = {}
-    for mode, label, is_official in chosen:
-        print(f"  {label} ...", flush=True)
-        python = official if is_official else Path(sys.executable)
-        assert python is not None
-        result = results[mode] = Result(label)
-        measure([str(python), str(WORKER), mode], base_env if is_official else ours_env,
-                result, args)
+    modes = [m for m in bl.MODES if not args.only or m in args.only]
+    bl.interpreters(modes)  # build the official venv first, outside any timing
+    flags, segments, rbs = data_set()
+    server = FakeSplitServer(flags, segments, rbs, streaming=True)
+    server.start()
+    server.prepare()
+    sync = (f"every {args.sync_sleep * 1000:g} ms" if args.sync_sleep else "in a tight loop")
+    print(f"{args.warmup} warm-up + {args.pushes} measured changes per kind and API; sync APIs "
+          f"poll get_treatment {sync}, async ones every {args.async_sleep * 1000:g} ms; "
+          f"backend at {server.base_url}", flush=True)
+    results: dict[str, ApiResult] = {}
+    try:
+        for mode in modes:
+            print(f"  {bl.LABELS[mode]} ...", flush=True)
+            results[mode] = measure(mode, server, args)
+    finally:
+        server.stop()
     print()
-    print(render(results))
-    print()
-    print("latency = server push (SPLIT_UPDATE written to the stream) -> get_treatment returns "
-          "the new treatment;\nratios are official median / this median: above 1 = faster than "
-          "that official API")
+    print(summary_table(args.kinds, results))
+    print("ratios: the official counterpart's median / ours (sync shim vs official sync, asyncio "
+          "and trio vs official asyncio); above 1 = ours faster")
+    for kind in args.kinds:
+        note = ("visible without a fetch" if KINDS[kind].instant
+                else "visible after one fetch")
+        print(f"\n{KINDS[kind].title} ({note}); medians in ms after the server's write")
+        print(kind_table(kind, results))
+    print("\nrecv = the SDK process read the bytes; fetch = its first fetch reached the server; "
+          "event = SDK_UPDATE callback ran; seen = get_treatment returned the new treatment "
+          "(median of each, so they need not add up)")
+    if not args.sync_sleep:
+        print(f"sync APIs: the caller's tight loop holds the GIL, so each wake-up of an SDK "
+              f"thread (reading the stream, a fetch's I/O) can wait up to the switch interval "
+              f"({sys.getswitchinterval() * 1000:g} ms) for it: see recv; --sync-sleep shows "
+              "the latency without that")
     bad = False
-    for result in results.values():
+    for mode, result in results.items():
         if result.ready_s is not None:
-            polls = statistics.median(result.polls) if result.polls else 0
-            print(f"  {result.label}: ready in {result.ready_s:.2f} s, median "
-                  f"{polls:g} get_treatment calls per push before the change showed")
-        if result.fetches:
-            print(f"  note {result.label}: {result.fetches} splitChanges fetches during "
-                  "measured pushes (expected 0: the payload is enough)")
-        if result.error or result.lost:
+            print(f"  {bl.LABELS[mode]}: ready in {result.ready_s:.2f} s")
+        for kind, series in result.kinds.items():
+            if KINDS[kind].instant and series.fetches():
+                print(f"  note {bl.LABELS[mode]} / {kind}: {series.fetches()} fetches before "
+                      "the changes were seen (none should be needed)")
+            if series.lost:
+                bad = True
+                print(f"!!! {bl.LABELS[mode]} / {kind}: {series.lost} changes never seen")
+        if result.error:
             bad = True
-            print(f"!!! {result.label}: {result.lost} pushes never seen; {result.error or ''}")
+            print(f"!!! {bl.LABELS[mode]} FAILED: {result.error}")
     if args.json:
-        args.json.write_text(json.dumps({
-            "pushes": args.pushes, "warmup": args.warmup, "compression": args.compression,
-            "async_sleep": args.async_sleep,
-            "results": {
-                mode: {
-                    "label": r.label, "median_ms": r.stat(statistics.median),
-                    "min_ms": r.stat(min), "max_ms": r.stat(max), "ms": r.ms,
-                    "fetches": r.fetches, "lost": r.lost, "polls": r.polls,
-                    "ready_s": r.ready_s, "error": r.error,
-                }
-                for mode, r in results.items()
-            },
-        }, indent=2))
+        args.json.write_text(json.dumps({"pushes": args.pushes, "warmup": args.warmup,
+                                         "async_sleep": args.async_sleep, "kinds": args.kinds,
+                                         "results": to_json(results)}, indent=2))
         print(f"results written to {args.json}")
     return 1 if bad else 0
 
