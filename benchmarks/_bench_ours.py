@@ -1,16 +1,20 @@
 """Worker: time our SDK (run under the project venv's python).
 
-Usage: _bench_ours.py WORKLOAD BUDGET_S REPS USERS shim|asyncio|trio
+Usage: _bench_ours.py WORKLOAD BUDGET_S REPS USERS shim|asyncio|trio standalone URL_KWARGS_JSON
+       _bench_ours.py WORKLOAD BUDGET_S REPS USERS shim|asyncio|trio localhost
 
 `shim` times `splitio_sync_shim.get_factory`; `asyncio`/`trio` time
-`splitio_async.get_factory_async` inside `anyio.run` with that backend.  Both in localhost JSON
-mode on the shared data set.  Any failure (package not importable yet, factory not ready, a method
-raising) is reported in the JSON result instead of crashing, so the parent can still print the
-official columns.
+`splitio_async.get_factory_async` inside `anyio.run` with that backend.  `standalone` syncs from
+the parent's fake server with streaming off, exactly like the official standalone worker (so the
+per-call telemetry timing and the recorder's deliveries are in the figures, as in production);
+`localhost` reads the shared data set from the JSON file (no telemetry in that mode).  Any failure
+(package not importable yet, factory not ready, a method raising) is reported in the JSON result
+instead of crashing, so the parent can still print the official columns.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import traceback
@@ -20,14 +24,20 @@ from typing import Any
 import _bench_timing as bt
 
 
-def _config(workload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "splitFile": workload["split_file"],
-        "segmentDirectory": workload["segment_dir"],
-        "impressionsMode": "OPTIMIZED",
-        "machineIp": "127.0.0.1",
-        "machineName": "bench",
-    }
+class Source:
+    """Where the factory gets its data: the JSON file (localhost) or the parent's fake server."""
+
+    def __init__(self, workload: dict[str, Any], extra: list[str]) -> None:
+        base = {"impressionsMode": "OPTIMIZED", "machineIp": "127.0.0.1", "machineName": "bench"}
+        if extra[:1] == ["standalone"]:
+            self.sdk_key = "bench-sdk-key"
+            self.config = {**base, "streamingEnabled": False}
+            self.urls: dict[str, str] = json.loads(extra[1])
+        else:
+            self.sdk_key = "localhost"
+            self.config = {**base, "splitFile": workload["split_file"],
+                           "segmentDirectory": workload["segment_dir"]}
+            self.urls = {}
 
 
 def _ready(report: bt.Reporter, started: float) -> None:
@@ -48,11 +58,12 @@ def _dropped(factory: Any) -> str:
             f"delivered {counts['impressions_delivered']} impressions")
 
 
-def run_shim(settings: bt.Settings, workload: dict[str, Any], report: bt.Reporter) -> None:
+def run_shim(settings: bt.Settings, workload: dict[str, Any], report: bt.Reporter,
+             source: Source) -> None:
     from splitio_sync_shim import get_factory  # noqa: PLC0415 - failure is reported by main
 
     started = time.perf_counter()
-    factory = get_factory("localhost", config=_config(workload))
+    factory = get_factory(source.sdk_key, config=source.config, **source.urls)
     if factory is None:
         raise RuntimeError("get_factory returned None")
     factory.block_until_ready(30)
@@ -68,7 +79,8 @@ def run_shim(settings: bt.Settings, workload: dict[str, Any], report: bt.Reporte
 
 
 def run_async(
-    settings: bt.Settings, workload: dict[str, Any], report: bt.Reporter, backend: str
+    settings: bt.Settings, workload: dict[str, Any], report: bt.Reporter, backend: str,
+    source: Source,
 ) -> None:
     import anyio  # noqa: PLC0415
 
@@ -78,7 +90,7 @@ def run_async(
 
     async def body() -> None:
         started = time.perf_counter()
-        factory = await get_factory_async("localhost", config=_config(workload))
+        factory = await get_factory_async(source.sdk_key, config=source.config, **source.urls)
         if factory is None:
             raise RuntimeError("get_factory_async returned None")
         await factory.block_until_ready(30)
@@ -106,11 +118,13 @@ def main(argv: list[str]) -> None:
     settings, workload, extra = bt.parse_settings(argv)
     mode = extra[0]
     report = bt.Reporter(f"ours-{mode}")
+    source = Source(workload, extra[1:])
+    report.info["source"] = "fake server" if source.urls else "localhost file"
     try:
         if mode == "shim":
-            run_shim(settings, workload, report)
+            run_shim(settings, workload, report, source)
         else:
-            run_async(settings, workload, report, mode)
+            run_async(settings, workload, report, mode, source)
     except Exception as exc:
         last = traceback.extract_tb(exc.__traceback__)[-1]
         where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})"

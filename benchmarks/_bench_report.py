@@ -1,7 +1,9 @@
 """Turn the workers' JSON results into the comparison table and its footnotes.
 
 Kept apart from the orchestration so the table layout can change without touching how things run.
-Ratios are official / ours: above 1 means ours is faster.
+Ratios are official / ours, each of our APIs against its official counterpart (the shim against
+the official sync API, asyncio and trio against the official asyncio API): above 1 means ours is
+faster. The pure-Python floor is printed beside every row.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ Payload = dict[str, Any]
 # (result key, column title); columns whose worker did not run at all are dropped.
 _COLUMNS = [
     ("official-standalone", "official"),
+    ("official-async", "off async"),
     ("official-cffi", "off+cffi"),
     ("official-localhost", "off-local"),
     ("ours-shim", "ours shim"),
     ("ours-asyncio", "ours async"),
     ("ours-trio", "ours trio"),
 ]
-_RATIOS = [("ours-shim", "off/shim"), ("ours-asyncio", "off/async"), ("ours-trio", "off/trio")]
-REFERENCE = "official-standalone"
+REFERENCE = "official-standalone"  # treatments are checked against this one
+# (ours, column title, the official result it is compared with)
+_RATIOS = [("ours-shim", "off/shim", REFERENCE), ("ours-asyncio", "offA/async", "official-async"),
+           ("ours-trio", "offA/trio", "official-async")]
 
 
 def ns_of(results: dict[str, Payload], impl: str, shape: str) -> float | None:
@@ -56,8 +61,8 @@ def table_rows(results: dict[str, Payload], shapes: list[str]) -> list[dict[str,
         for impl, _ in _COLUMNS:
             ns = ns_of(results, impl, shape)
             row[impl] = None if ns is None else ns / 1000
-        for impl, title in _RATIOS:
-            ref, ours = ns_of(results, REFERENCE, shape), ns_of(results, impl, shape)
+        for impl, title, against in _RATIOS:
+            ref, ours = ns_of(results, against, shape), ns_of(results, impl, shape)
             row[title] = None if ref is None or not ours else ref / ours
         floor = ns_of(results, "floor", shape)
         row["floor"] = None if floor is None else floor / 1000
@@ -67,16 +72,15 @@ def table_rows(results: dict[str, Payload], shapes: list[str]) -> list[dict[str,
 
 def render_table(results: dict[str, Payload], shapes: list[str]) -> str:
     columns = [(k, t) for k, t in _COLUMNS if k in results]
-    ratios = [(k, t) for k, t in _RATIOS if k in results]
-    header = ["shape (µs/call)", *[t for _, t in columns], *[t for _, t in ratios], "py floor"]
+    ratios = [(k, t, a) for k, t, a in _RATIOS if k in results]
+    header = ["shape (µs/call)", *[t for _, t in columns], *[t for _, t, _ in ratios], "py floor"]
     lines = []
     for shape in shapes:
-        ref = ns_of(results, REFERENCE, shape)
         cells = [shape]
         for impl, _ in columns:
             mark = "!" if _differs(results, impl, shape) else ""
             cells.append(_us(ns_of(results, impl, shape)) + mark)
-        cells += [_ratio(ref, ns_of(results, k, shape)) for k, _ in ratios]
+        cells += [_ratio(ns_of(results, a, shape), ns_of(results, k, shape)) for k, _, a in ratios]
         cells.append(_us(ns_of(results, "floor", shape)))
         lines.append(cells)
     widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]

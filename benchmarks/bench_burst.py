@@ -7,7 +7,7 @@ a caller actually waits for: bursts of BURST calls (below both SDKs' flush thres
 pause between bursts in which each SDK's recorder delivers what the burst queued. Both SDKs run in
 standalone mode against the same fake Split server (parent process), each in its own process.
 
-    .venv/bin/python benchmarks/bench_burst.py [--bursts N]
+    .venv/bin/python benchmarks/bench_burst.py [--bursts N] [--quick]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _bench_floor
 import _bench_venv
 from _bench_server import FakeSplitServer
 
@@ -108,8 +109,10 @@ def run(python: str, impl: str, urls: dict[str, str], bursts: int) -> dict[str, 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bursts", type=int, default=8)
+    parser.add_argument("--bursts", type=int, help="bursts per shape (default 8, quick 1)")
+    parser.add_argument("--quick", action="store_true", help="one burst per shape (smoke run)")
     args = parser.parse_args()
+    args.bursts = args.bursts or (1 if args.quick else 8)
     official = str(_bench_venv.ensure_official(HERE / ".venv-official"))
     server = FakeSplitServer([FLAG], {})
     server.start()
@@ -119,15 +122,18 @@ def main() -> int:
                     ("asyncio", sys.executable))}
     finally:
         server.stop()
+    floor = _bench_floor.generic()
     print(f"µs per call inside bursts of {BURST} (median of {args.bursts} bursts; "
           "ratios official / ours)")
     print(f"{'shape':<10} {'official':>9} {'shim':>8} {'async':>8} {'off/shim':>9} "
-          f"{'off/async':>9}")
+          f"{'off/async':>9} {'py floor':>9}")
     for shape in ("OPTIMIZED", "DEBUG", "NONE", "track"):
         off, shim, aio = (statistics.median(figures[i][shape])
                           for i in ("official", "shim", "asyncio"))
+        beside = "" if shape == "track" or floor["one_flag"] is None else f"{floor['one_flag']:.2f}"
         print(f"{shape:<10} {off:9.2f} {shim:8.2f} {aio:8.2f} {off / shim:8.2f}x "
-              f"{off / aio:8.2f}x")
+              f"{off / aio:8.2f}x {beside:>9}")
+    print(_bench_floor.describe(floor))
     return 0
 
 

@@ -8,11 +8,21 @@ Run from the repo root with the project venv:
 
 Why it is built this way:
 * The official SDK lives in its own venv (benchmarks/.venv-official, created on first use), so its
-  `splitio` package never mixes with ours.
+  `splitio` package never mixes with ours. Both of its APIs are timed (sync and asyncio); each of
+  ours is compared with its counterpart: the shim with the sync API, asyncio and trio with the
+  asyncio API.
+* By default both SDKs run in standalone mode against the same fake Split server (streaming off),
+  as production users run them: the per-call telemetry timing and the recorders' deliveries are
+  in both SDKs' figures. --ours-mode localhost times ours from the JSON file instead (no telemetry
+  there), as earlier versions of this script did. The official localhost mode is shown for
+  reference.
+* The pure-Python floor (_bench_floor.py: a dict lookup, one murmur3 hash and the bucket
+  arithmetic, timed by the same loop) is printed beside every row.
 * Every implementation runs in its own subprocess, one after the other, so background threads or
   event loops of one SDK cannot steal time from another.
-* Both SDKs read one generated data set (localhost JSON + segment files); the official standalone
-  mode gets the same objects from a fake Split server on 127.0.0.1 run by this process.
+* Every implementation gets one generated data set: the standalone ones from a fake Split server
+  on 127.0.0.1 run by this process (stored bytes), the localhost ones from the same objects
+  written as JSON + segment files.
 * The first pass of every measurement is digested; the report flags any shape where an
   implementation returned different treatments than the official SDK.
 """
@@ -47,6 +57,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=3, help="repetitions, best kept (default 3)")
     parser.add_argument("--users", type=int, help="distinct user keys (default 1000, quick 200)")
     parser.add_argument("--no-trio", action="store_true", help="skip our async API on trio")
+    parser.add_argument("--ours-mode", choices=("standalone", "localhost"), default="standalone",
+                        help="where our SDK gets the data (default standalone, like the official)")
     parser.add_argument(
         "--cpphash",
         action="store_true",
@@ -120,7 +132,7 @@ def _run_worker(
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    official = _bench_venv.ensure_official(HERE / ".venv-official")
+    official = _bench_venv.ensure_official(HERE / ".venv-official", asyncio=True)
     cffi = None
     if args.cpphash:
         cffi = _bench_venv.ensure_official(HERE / ".venv-official-cpphash", cpphash=True)
@@ -129,19 +141,23 @@ def main(argv: list[str] | None = None) -> int:
     workload = _bench_data.write(data_dir, data)
     server = FakeSplitServer(data.flags, data.segments)
     server.start()
+    server.prepare()
     common = [str(workload), str(args.budget), str(args.reps), str(args.users)]
     timeout = 60 + 25 * args.budget * args.reps
     ours = Path(sys.executable)
     urls = json.dumps(server.url_kwargs())
+    source = ["standalone", urls] if args.ours_mode == "standalone" else ["localhost"]
     plan = [
         Worker("official-standalone", official, "_bench_official.py", ["standalone", urls], False),
+        Worker("official-async", official, "_bench_official.py", ["standalone-async", urls],
+               False),
         Worker("official-localhost", official, "_bench_official.py", ["localhost"], False),
-        Worker("ours-shim", ours, "_bench_ours.py", ["shim"], True),
-        Worker("ours-asyncio", ours, "_bench_ours.py", ["asyncio"], True),
+        Worker("ours-shim", ours, "_bench_ours.py", ["shim", *source], True),
+        Worker("ours-asyncio", ours, "_bench_ours.py", ["asyncio", *source], True),
         Worker("floor", ours, "_bench_floor.py", [], True),
     ]
     if not args.no_trio:
-        plan.insert(4, Worker("ours-trio", ours, "_bench_ours.py", ["trio"], True))
+        plan.insert(5, Worker("ours-trio", ours, "_bench_ours.py", ["trio", *source], True))
     if cffi is not None:
         plan.insert(
             1, Worker("official-cffi", cffi, "_bench_official.py", ["standalone", urls], False)
@@ -168,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fake server requests: {dict(sorted(server.hits.items()))}")
     if args.json:
         out = {
-            "settings": {"budget_s": args.budget, "reps": args.reps, "users": args.users},
+            "settings": {"budget_s": args.budget, "reps": args.reps, "users": args.users,
+                         "ours_mode": args.ours_mode},
             "rows": _bench_report.table_rows(results, names),
             "workers": results,
             "server_requests": dict(server.hits),

@@ -45,8 +45,10 @@ def _time(python: str, statement: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, help="fresh interpreters per row (default 15)")
+    parser.add_argument("--quick", action="store_true", help="3 interpreters per row")
     args = parser.parse_args()
+    args.runs = args.runs or (3 if args.quick else 15)
     official = str(ensure_official(HERE / ".venv-official"))
     rows = [(name, sys.executable, code) for name, code in OURS.items()]
     rows += [(name, official, code) for name, code in OFFICIAL.items()]

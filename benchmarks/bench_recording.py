@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import _bench_data
+import _bench_floor
 import _bench_report
 import _bench_venv
 from _bench_server import FakeSplitServer
@@ -127,8 +128,9 @@ def _lost_mark(payload: dict[str, Any] | None) -> str:
     return "!" if expected is not None and expected > accounted else ""
 
 
-def timing_table(timed: dict[tuple[str, str], dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    header = ["µs per call", *[title for _, title in IMPLS], "off/shim", "off/async"]
+def timing_table(timed: dict[tuple[str, str], dict[str, Any]],
+                 floor: float | None) -> tuple[str, list[dict[str, Any]]]:
+    header = ["µs per call", *[title for _, title in IMPLS], "off/shim", "off/async", "py floor"]
     rows, data = [], []
     for mode in MODES:
         name = "track" if mode == "track" else f"get_treatment {mode}"
@@ -136,6 +138,7 @@ def timing_table(timed: dict[tuple[str, str], dict[str, Any]]) -> tuple[str, lis
         cells = [name, *[_bench_report._us(ns[impl]) + _lost_mark(timed.get((mode, impl)))
                          for impl, _ in IMPLS]]
         cells += [_bench_report._ratio(ns["official"], ns[o]) for o in ("shim", "asyncio")]
+        cells.append("" if mode == "track" or floor is None else f"{floor:.2f}")
         rows.append(cells)
         data.append({"call": name, **{f"{impl}_us": None if v is None else v / 1000
                                       for impl, v in ns.items()}})
@@ -335,12 +338,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+    floor = _bench_floor.generic()
 
     print()
     print("1. hot-path cost of recording (standalone, fake server, best of "
           f"{args.reps}; ratios official / ours, above 1 = ours faster)")
-    table, rows = timing_table(timed)
+    table, rows = timing_table(timed, floor["one_flag"])
     print(table)
+    print(f"   {_bench_floor.describe(floor)}")
     print("   ! = this factory did not deliver every record (dropped while measured, or lost at "
           "destroy): see below")
     print()
@@ -371,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                          "memory_calls": args.memory_calls, "memory_keys": MEMORY_KEYS,
                          "official_cap_s": args.official_cap},
             "timing": rows,
+            "floor_us": floor,
             "runs": runner.runs,
             "problems": problems,
         }

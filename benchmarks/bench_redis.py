@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import _bench_data
+import _bench_floor
 import _bench_venv
 from _bench_redis_worker import CACHE, MODES, row_key
 from bench_evaluation import Worker, _run_worker
@@ -175,11 +176,11 @@ def _table(header: list[str], lines: list[list[str]]) -> str:
     return "\n".join([*out, *(fmt.format(*cells) for cells in lines)])
 
 
-def render_timing(results: dict[str, dict[str, Any]]) -> str:
+def render_timing(results: dict[str, dict[str, Any]], floor: float | None) -> str:
     impls = [(label, title) for label, title, _ in IMPLS if label in results]
     ratios = [(label, title) for label, title in RATIOS if label in results]
     header = ["get_treatment (µs)", "mode", "cache", *[t for _, t in impls],
-              *[t for _, t in ratios]]
+              *[t for _, t in ratios], "py floor"]
     lines = []
     for key, shape, mode, cache in _keys():
         cells = [shape, mode, "on" if cache else "off"]
@@ -190,6 +191,7 @@ def render_timing(results: dict[str, dict[str, Any]]) -> str:
         for label, _ in ratios:
             ours = _row(results, label, key).get("ns")
             cells.append(f"{reference / ours:.1f}x" if reference and ours else "n/a")
+        cells.append("n/a" if floor is None else f"{floor:.2f}")
         lines.append(cells)
     return _table(header, lines)
 
@@ -259,8 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
+    floor = _bench_floor.generic()
     print()
-    print(render_timing(results))
+    print(render_timing(results, floor["one_flag"]))
+    print(_bench_floor.describe(floor))
     print()
     print(render_traffic(results))
     print("(round trips = the server's read events, a pipeline being one; commands include the"
@@ -272,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         out = {
             "settings": {"budget_s": args.budget, "reps": args.reps, "users": args.users},
             "workers": results,
+            "floor_us": floor,
         }
         args.json.write_text(json.dumps(out, indent=2))
         print(f"results written to {args.json}")

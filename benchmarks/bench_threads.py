@@ -6,7 +6,7 @@ a single thread calls get_treatment for a fixed wall time (reference figure), th
 start behind a barrier and each calls get_treatment over its own keys for the same wall time.
 Reported: total calls/s, µs per call of wall time (1 / throughput), and ours / official.
 
-    .venv/bin/python benchmarks/bench_threads.py [--seconds S] [--threads N]
+    .venv/bin/python benchmarks/bench_threads.py [--seconds S] [--threads N] [--quick]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import _bench_floor
 import _bench_venv
 from _bench_server import FakeSplitServer
 
@@ -134,9 +135,11 @@ def run(python: str, impl: str, urls: dict[str, str], seconds: float,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, help="wall time per run (default 3, quick 0.5)")
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="0.5 s runs (smoke run)")
     args = parser.parse_args()
+    args.seconds = args.seconds or (0.5 if args.quick else 3.0)
     if not 1 <= args.threads <= 64:
         parser.error("--threads must be 1..64")
     official = str(_bench_venv.ensure_official(HERE / ".venv-official"))
@@ -147,6 +150,7 @@ def main() -> int:
                    for impl, python in (("official", official), ("shim", sys.executable))}
     finally:
         server.stop()
+    floor = _bench_floor.generic()
     print(f"get_treatment through the blocking API, {args.seconds:g} s wall per run "
           f"(50/50 rollout + segment flag, OPTIMIZED, standalone vs fake server)")
     print(f"{'run':<12} {'official calls/s':>17} {'shim calls/s':>13} {'off µs/call':>12} "
@@ -161,6 +165,7 @@ def main() -> int:
         print(f"{impl} per-thread calls ({args.threads} threads): min {min(per):,} "
               f"max {max(per):,}")
     print("ours/official > 1 means the shim serves more calls per second")
+    print(_bench_floor.describe(floor) + " (one thread)")
     return 0
 
 
