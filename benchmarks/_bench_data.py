@@ -361,3 +361,82 @@ def build_ready() -> ReadyDataSet:
         if i < len(names):
             checks += [(segments[name][-1], flag["name"], "on"), (OUTSIDER, flag["name"], "off")]
     return ReadyDataSet(flags, segments, checks)
+
+
+# ---------------------------------------------------------------------- scale (bench_scale.py)
+
+SCALE_SEGMENT = "scale_big"
+SCALE_RBS = "scale_rbs_main"
+SCALE_SMALL_SEGMENTS = 4
+SCALE_SMALL_SIZE = 1000
+SCALE_USERS = 200
+SCALE_WATCH_KEY = "scale-watch-key"  # in no segment at first: the segment changes toggle it
+# The flags every scale data set has, whatever its size: what is timed and watched.
+SCALE_FLAGS = {"rollout": "scale_rollout", "segment": "scale_segment", "rbs": "scale_rbs",
+               "watch": "scale_watch"}
+
+
+class ScaleDataSet(NamedTuple):
+    flags: list[Json]
+    segments: dict[str, list[str]]
+    rule_based_segments: list[Json]
+    users: list[Json]  # {"key", "attributes"}: half of them in SCALE_SEGMENT
+
+
+def _keys(rng: random.Random, count: int) -> list[str]:
+    """UUID-shaped keys, fast enough for a million (uuid.UUID per key is several times slower)."""
+    out = []
+    for _ in range(count):
+        h = f"{rng.getrandbits(128):032x}"
+        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return out
+
+
+def build_scale(flag_count: int, segment_keys: int) -> ScaleDataSet:
+    """``flag_count`` flags of five kinds (rollout, segment, attributes, rule-based segment,
+    dependency), one segment of ``segment_keys`` keys, a few small segments and one rule-based
+    segment per 50 flags (at least three). Deterministic for given sizes."""
+    rng = random.Random(SEED + 3)
+    users = _users(rng)[:SCALE_USERS]
+    inside = [u["key"] for u in users[: SCALE_USERS // 2]]
+    big = inside + _keys(rng, max(segment_keys - len(inside), 0))
+    small = {f"scale_small_{j}": _keys(rng, SCALE_SMALL_SIZE) for j in range(SCALE_SMALL_SEGMENTS)}
+    plans = _matcher("STARTS_WITH", "plan", whitelistMatcherData={"whitelist": ["pro"]})
+    rbs_names = [SCALE_RBS, *(f"scale_rbs_{k}" for k in range(1, max(3, flag_count // 50)))]
+    rule_based = [
+        rule_based_segment(name, [plans], excluded_keys=[u["key"] for u in users[k::40]],
+                           excluded_segments=["scale_small_0"])
+        for k, name in enumerate(rbs_names)
+    ]
+    flags = [
+        rollout_flag(SCALE_FLAGS["rollout"], [("on", 50), ("off", 50)]),
+        segment_flag(SCALE_FLAGS["segment"], SCALE_SEGMENT),
+        rbs_flag(SCALE_FLAGS["rbs"], SCALE_RBS),
+        rollout_flag(SCALE_FLAGS["watch"], [("w0", 100)]),
+    ]
+    attr_rules = [
+        _matcher("GREATER_THAN_OR_EQUAL_TO_SEMVER", "app_version", stringMatcherData="2.1.0"),
+        _matcher("BETWEEN", "age",
+                 betweenMatcherData={"dataType": "NUMBER", "start": 25, "end": 40}),
+        _whitelist("country", ["DE", "FR", "ES", "NL"]),
+    ]
+    segment_names = [SCALE_SEGMENT, *small]
+    rollouts: list[str] = []
+    for i in range(flag_count - len(flags)):
+        name, kind = f"scale_{i:05d}", i % 5
+        if kind == 0 or not rollouts:
+            flags.append(rollout_flag(name, [("on", 10 + i % 80), ("off", 90 - i % 80)]))
+            rollouts.append(name)
+        elif kind == 1:
+            flags.append(segment_flag(name, segment_names[i % len(segment_names)]))
+        elif kind == 2:
+            conds = [_condition([m], [("on", 50), ("off", 50)], f"rule {j}")
+                     for j, m in enumerate(attr_rules)]
+            flags.append(_flag(rng, name, [*conds, _default_rule([("off", 100)])]))
+        elif kind == 3:
+            flags.append(rbs_flag(name, rbs_names[i % len(rbs_names)]))
+        else:
+            parent = rollouts[-1]
+            conds = [_condition([_depends_on(parent, ["on"])], [("on", 100)], "dependency")]
+            flags.append(_flag(rng, name, [*conds, _default_rule([("off", 100)])]))
+    return ScaleDataSet(flags, {SCALE_SEGMENT: big, **small}, rule_based, users)

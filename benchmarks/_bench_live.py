@@ -217,10 +217,12 @@ def watch_poll(
     seen = worker.expect("seen", "timeout", timeout=timeout + 10)
     if "timeout" in seen:
         return None
-    polled = [r.t for r in server.requests_since(changed, fetch_prefix) if r.t <= seen["t"]]
-    if not polled:
+    recent = [r.t for r in server.requests_since(changed - 5, fetch_prefix) if r.t <= seen["t"]]
+    polled = [t for t in recent if t >= changed]
+    if not polled and not recent:
         raise WorkerError(f"the change was seen without a request to {fetch_prefix}")
-    origin = min(polled)
+    # A poll that arrived just before the change may still have been answered with it.
+    origin = min(polled) if polled else max(recent)
     event = seen["event"]
     return Sample(seen=(seen["t"] - origin) * 1000,
                   event=None if event is None else (event - origin) * 1000,
