@@ -245,6 +245,23 @@ def growth(results: Results, mode: str, axis: str, value: Any) -> float | None:
     return None if small is None or large is None or not small else large / small
 
 
+def growth_table(results: Results, modes: list[str]) -> dict[str, dict[str, float | None]]:
+    """{mode: {"get_treatment <shape> by <axis>" | "<change> by <axis>": growth}} for --json."""
+    out: dict[str, dict[str, float | None]] = {}
+    for mode in modes:
+        row: dict[str, float | None] = {}
+        for axis in ("flags", "keys"):
+            for shape in SHAPES:
+                row[f"get_treatment {shape} by {axis}"] = growth(
+                    results, mode, axis, lambda r, s=shape: r.get_us.get(s))
+            for change in CHANGES:
+                row[f"{change} by {axis}"] = growth(
+                    results, mode, axis,
+                    lambda r, c=change: r.changes[c].median() if c in r.changes else None)
+        out[mode] = row
+    return out
+
+
 def segment_memory(results: Results, mode: str) -> float | None:
     """MiB per 1M keys of the big segment: RSS on the largest minus on the smallest key data set
     (same flags), scaled."""
@@ -262,17 +279,17 @@ def summary(results: Results, modes: list[str], args: argparse.Namespace) -> lis
     lines = [f"flat = largest data set / smallest on that axis <= {args.flat_get:g}x for "
              f"get_treatment, <= {args.flat_change:g}x for applying a change"]
     header = ["growth, largest / smallest", *[bl.LABELS[m] for m in modes]]
+    table = growth_table(results, modes)
     rows = []
     for axis in ("flags", "keys"):
         for shape in SHAPES:
-            values = [growth(results, m, axis, lambda r, s=shape: r.get_us.get(s))
-                      for m in modes]
+            name = f"get_treatment {shape} by {axis}"
             rows.append([f"get_treatment {shape}, by {axis}",
-                         *[_flat(v, args.flat_get) for v in values]])
-        for change, (_, row) in CHANGES.items():
-            values = [growth(results, m, axis, lambda r, c=change: r.changes[c].median()
-                             if c in r.changes else None) for m in modes]
-            rows.append([f"{row}, by {axis}", *[_flat(v, args.flat_change) for v in values]])
+                         *[_flat(table[m][name], args.flat_get) for m in modes]])
+        for change, (_, title) in CHANGES.items():
+            name = f"{change} by {axis}"
+            rows.append([f"{title}, by {axis}",
+                         *[_flat(table[m][name], args.flat_change) for m in modes]])
     rows = [row for row in rows if any(cell != "n/a" for cell in row[1:])]  # one-point axes
     if rows:
         lines.append(bl.grid(header, rows))
@@ -394,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
                                   for m, r in runs.items()}}
                         for s, runs in results.items()],
             "segment_memory_mib_per_1m": {m: segment_memory(results, m) for m in modes},
+            "growth": growth_table(results, modes),
+            "flat_limits": {"get_treatment": args.flat_get, "change": args.flat_change},
         }, indent=2, default=str))
         print(f"results written to {args.json}")
     bad = any(r.error or any(s.lost for s in r.changes.values())
