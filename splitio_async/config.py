@@ -19,10 +19,23 @@ from .validation import validate_flag_sets
 _LOGGER = logging.getLogger("splitio.client.config")
 
 MODES = ("OPTIMIZED", "DEBUG", "NONE")
+AUTH_SCHEMES = ("NONE", "KERBEROS_SPNEGO", "KERBEROS_PROXY")
 
 
 def _default_split_file() -> str:
     return os.path.join(os.path.expanduser("~"), ".split")
+
+
+@dataclass(frozen=True, slots=True)
+class KerberosSettings:
+    """``httpAuthenticateScheme`` other than ``NONE``: Negotiate to Split's endpoints
+    (``KERBEROS_SPNEGO``) or to the proxy (``KERBEROS_PROXY``), as ``principal`` (None: the
+    default credentials of the credential cache). With a password the SDK gets its own ticket
+    and never touches the user's credential cache."""
+
+    scheme: str
+    principal: str | None = None
+    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +61,7 @@ class Config:
     flag_sets_filter: frozenset[str] | None = None
     fallbacks: Fallbacks = field(default_factory=Fallbacks)
     proxy_url: str | None = None
+    kerberos: KerberosSettings | None = None  # httpAuthenticateScheme + kerberosPrincipal*
     preforked_initialization: bool = False
     split_file: str = field(default_factory=_default_split_file)
     segment_directory: str = field(default_factory=lambda: os.path.expanduser("~"))
@@ -60,7 +74,7 @@ class Config:
     spec_recheck_interval: float = 86400.0  # ours: time on spec 1.1 (old Split Proxy) before 1.3
     bootstrap_file: str | None = None  # ours: serve from this JSON snapshot until live data
     cache_file: str | None = None  # ours: last-known-good data, written and bootstrapped from
-    raw: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold a password
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> Config:
@@ -116,6 +130,7 @@ class Config:
             flag_sets_filter=flag_sets,
             fallbacks=Fallbacks.from_config(raw.get("fallbackTreatments")),
             proxy_url=raw.get("proxyUrl"),
+            kerberos=_kerberos(raw),
             preforked_initialization=bool(raw.get("preforkedInitialization", False)),
             split_file=str(raw.get("splitFile") or defaults.split_file),
             segment_directory=str(raw.get("segmentDirectory") or defaults.segment_directory),
@@ -136,3 +151,27 @@ def _number(value: Any, default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return default
     return value
+
+
+def _kerberos(raw: dict[str, Any]) -> KerberosSettings | None:
+    scheme = raw.get("httpAuthenticateScheme")
+    if scheme is None:
+        return None
+    if not isinstance(scheme, str) or scheme.upper() not in AUTH_SCHEMES:
+        _LOGGER.warning(
+            "You passed an invalid HttpAuthenticationScheme, HttpAuthenticationScheme should be "
+            "one of the following values: `none`, `kerberos_proxy` or `kerberos_spnego`.  "
+            "Defaulting to `none` mode."
+        )
+        return None
+    if scheme.upper() == "NONE":
+        return None
+    principal, password = raw.get("kerberosPrincipalUser"), raw.get("kerberosPrincipalPassword")
+    if principal is not None and not isinstance(principal, str):
+        _LOGGER.warning("kerberosPrincipalUser must be a string; using the default credentials")
+    principal = principal if isinstance(principal, str) and principal else None
+    if password is not None and (not isinstance(password, str) or principal is None):
+        _LOGGER.warning("kerberosPrincipalPassword is ignored: it needs a kerberosPrincipalUser "
+                        "and must be a string; using the credential cache")
+        password = None
+    return KerberosSettings(scheme.upper(), principal, password)

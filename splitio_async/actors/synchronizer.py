@@ -130,10 +130,7 @@ class Synchronizer:
             return True
 
     def _fatal(self, exc: AuthError) -> None:
-        message = (
-            f"{exc}. Check the SDK key (server-side key of the right environment); the SDK will "
-            "not retry and stays not ready."
-        )
+        message = f"{exc}. {exc.hint}; the SDK will not retry and stays not ready."
         _LOGGER.error("%s", message)
         self._on_fatal(message)
         self._stopped = True

@@ -1,8 +1,9 @@
 """Errors of the Split API edge.
 
-    APIError            a request failed: HTTP status (or -1 for a network failure)
-    ├── AuthError       401/403: the SDK key is not accepted; retrying cannot help
-    └── URITooLongError 414: too many flag sets in the query
+    APIError                a request failed: HTTP status (or -1 for a network failure)
+    ├── AuthError           401/403: the SDK key is not accepted; retrying cannot help
+    │   └── KerberosRefused the KDC, the proxy or the server refused the Kerberos credentials
+    └── URITooLongError     414: too many flag sets in the query
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ class APIError(Exception):
 
 class AuthError(APIError):
     """The SDK key was refused."""
+
+    hint = "Check the SDK key (server-side key of the right environment)"
+
+
+class KerberosRefused(AuthError):
+    """The Kerberos credentials were refused (wrong password, unknown or locked principal, a
+    ticket the proxy or server does not accept): the SDK stops rather than retry, which could
+    lock the account."""
+
+    hint = "Check kerberosPrincipalUser and kerberosPrincipalPassword"
 
 
 class URITooLongError(APIError):
