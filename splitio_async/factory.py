@@ -571,13 +571,13 @@ class SplitFactory:
                 config.ip_addresses_enabled, config.machine_ip, config.machine_name
             )
             rest = build_client(self._sdk_key, metadata, config.connection_timeout_ms,
-                                config.proxy_url, tls=tls)
-            stream = build_stream_client(self._sdk_key, metadata, config.proxy_url, tls) \
-                if config.streaming_enabled else None
+                                config.proxy_url, tls=tls, kerberos=config.kerberos)
+            stream = build_stream_client(self._sdk_key, metadata, config.proxy_url, tls,
+                                         config.kerberos) if config.streaming_enabled else None
             return rest, stream
 
-        if tls or (config.ip_addresses_enabled and not (config.machine_ip and
-                                                         config.machine_name)):
+        if tls or config.kerberos or (config.ip_addresses_enabled and not (
+                config.machine_ip and config.machine_name)):
             rest, self._stream_client = await to_worker_thread(connect)  # disk, DNS
         else:  # nothing to read from disk or resolve: no reason to hop to a thread
             rest, self._stream_client = connect()

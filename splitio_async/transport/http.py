@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpcore  # noqa: F401 - httpx imports it lazily on the first client (0.2 s): pay at import
 import httpx
 
+from ..config import KerberosSettings
 from .errors import APIError, AuthError, URITooLongError
 from .metadata import SdkMetadata
 
@@ -46,11 +47,12 @@ def build_client(
     proxy: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     tls: bool = True,
+    kerberos: KerberosSettings | None = None,
 ) -> httpx.AsyncClient:
     """The factory's HTTP client. Building one reads CA certificates and proxy settings from
     disk (about 0.05 s), so callers do it in a worker thread, never on the event loop. ``tls``
     False (every URL is plain http, e.g. a local Split Proxy) skips loading certificates that
-    no connection would use."""
+    no connection would use. ``kerberos``: ``httpAuthenticateScheme`` (transport/kerberos.py)."""
     headers = {
         "Authorization": f"Bearer {sdk_key}",
         "Content-Type": "application/json",
@@ -59,22 +61,37 @@ def build_client(
     }
     timeout = httpx.Timeout(timeout_ms / 1000) if timeout_ms else httpx.Timeout(None)
     return httpx.AsyncClient(
-        headers=headers, timeout=timeout, proxy=proxy, transport=transport, verify=tls,
-        trust_env=proxy is None,  # HTTP(S)_PROXY from the environment unless proxyUrl is set
+        headers=headers, timeout=timeout, **_options(proxy, tls, kerberos, transport)
     )
 
 
 def build_stream_client(
-    sdk_key: str, metadata: SdkMetadata, proxy: str | None = None, tls: bool = True
+    sdk_key: str, metadata: SdkMetadata, proxy: str | None = None, tls: bool = True,
+    kerberos: KerberosSettings | None = None,
 ) -> httpx.AsyncClient:
     """The client of the SSE connection: the SDK metadata and the key's last four characters,
     no Authorization header (the token travels in the URL), and no overall timeout (the stream
     is long-lived; its read timeout is the keepalive window)."""
     headers = {"SplitSDKClientKey": sdk_key[-4:], **metadata.headers()}
     return httpx.AsyncClient(
-        headers=headers, timeout=httpx.Timeout(10.0, read=None), proxy=proxy, verify=tls,
-        trust_env=proxy is None,
+        headers=headers, timeout=httpx.Timeout(10.0, read=None),
+        **_options(proxy, tls, kerberos),
     )
+
+
+def _options(
+    proxy: str | None, tls: bool, kerberos: KerberosSettings | None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "proxy": proxy, "transport": transport, "verify": tls,
+        "trust_env": proxy is None,  # HTTP(S)_PROXY from the environment unless proxyUrl is set
+    }
+    if kerberos is not None:
+        from .kerberos import client_options  # noqa: PLC0415 - only with httpAuthenticateScheme
+
+        options.update(client_options(kerberos, proxy, tls))
+    return options
 
 
 def needs_tls(urls: dict[str, str], proxy: str | None) -> bool:
