@@ -4,6 +4,9 @@
     ├── AuthError           401/403: the SDK key is not accepted; retrying cannot help
     │   └── KerberosRefused the KDC, the proxy or the server refused the Kerberos credentials
     └── URITooLongError     414: too many flag sets in the query
+
+``kerberos.KerberosUnavailable`` (no Kerberos ticket now: KDC unreachable, empty credential cache)
+is an ``APIError`` and an ``httpx.TransportError``, so it is retried like a network failure.
 """
 
 from __future__ import annotations
