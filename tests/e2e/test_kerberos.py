@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -129,6 +130,10 @@ def front(server: FakeSplitServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 def alice(scheme: str, **config: Any) -> dict[str, Any]:
     return {**BASE, "httpAuthenticateScheme": scheme, "kerberosPrincipalUser": ALICE,
             "kerberosPrincipalPassword": ALICE_PASSWORD, **config}
+
+
+def move_kdc(config: Path, copy: Path, port: int, new_port: int) -> None:
+    copy.write_text(config.read_text().replace(f":{port}", f":{new_port}"))
 
 
 async def in_thread(call: Any, *args: Any) -> Any:
@@ -318,6 +323,25 @@ async def test_a_renewed_credential_cache_is_picked_up(kerberos: Realm) -> None:
     kerberos.kdc.kinit(ALICE, ALICE_PASSWORD)
     again = await negotiator.start("127.0.0.1")
     assert again.header.startswith("Negotiate ") and again.header != first.header
+
+
+async def test_an_unreachable_kdc_is_retried_not_taken_for_a_refusal(
+    kerberos: Realm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the KDC cannot be reached, tokens fail as a network failure would (retryable); the
+    same negotiator gets its ticket once the KDC answers."""
+    real = Path(kerberos.kdc.env["KRB5_CONFIG"])
+    closed = tmp_path / "krb5.conf"  # the same realm, its KDC on a port bound but not listening
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        move_kdc(real, closed, kerberos.kdc.port, port)
+        monkeypatch.setenv("KRB5_CONFIG", str(closed))
+        negotiator = Negotiator(KerberosSettings("KERBEROS_SPNEGO", ALICE, ALICE_PASSWORD))
+        with pytest.raises(KerberosUnavailable, match="Cannot contact any KDC"):
+            await negotiator.start("127.0.0.1")
+    monkeypatch.setenv("KRB5_CONFIG", str(real))
+    assert (await negotiator.start("127.0.0.1")).header.startswith("Negotiate ")
 
 
 # ------------------------------------------------------------------------- failures
