@@ -21,7 +21,9 @@ import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import anyio
 import httpcore
 import httpx
 
@@ -132,7 +134,7 @@ class _TunnelBackend(httpcore.AsyncNetworkBackend):
         self._network = httpcore.AnyIOBackend()  # anyio: asyncio and trio
 
     async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None,
+        self, host: str, port: int, timeout: float | None = None,  # noqa: ASYNC109 - httpcore's
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
@@ -160,23 +162,59 @@ class _TunnelBackend(httpcore.AsyncNetworkBackend):
                 raise httpcore.ProxyError(f"the proxy refused the tunnel to {authority}: "
                                           f"HTTP {status} {reason}")
         except BaseException:
-            await stream.aclose()
+            await _close(stream)
             raise
-        return stream
+        return _Tunnel(stream)
 
     async def sleep(self, seconds: float) -> None:
         await self._network.sleep(seconds)
 
 
-async def _read_answer(stream: httpcore.AsyncNetworkStream, timeout: float | None) -> tuple[
-    int, str
-]:
+class _Tunnel(httpcore.AsyncNetworkStream):
+    """The tunnel, closed for sure when the TLS handshake on it fails or is cancelled (httpcore
+    closes a stream whose ``start_tls`` raises an Exception, not one cancelled meanwhile, which
+    would leave the socket to the garbage collector)."""
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            return await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        except BaseException:
+            await _close(self._stream)
+            raise
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+async def _close(stream: httpcore.AsyncNetworkStream) -> None:
+    with anyio.CancelScope(shield=True):  # even when cancelled: the socket must not linger
+        await stream.aclose()
+
+
+async def _read_answer(
+    stream: httpcore.AsyncNetworkStream, seconds: float | None
+) -> tuple[int, str]:
     """Status and reason of the proxy's answer to CONNECT (its headers are not needed)."""
     data = b""
     while b"\r\n\r\n" not in data:
         if len(data) > _MAX_HEAD:
             raise httpcore.ProxyError("the proxy's answer to CONNECT has no end")
-        chunk = await stream.read(4096, timeout=timeout)
+        chunk = await stream.read(4096, timeout=seconds)
         if not chunk:
             raise httpcore.ProxyError("the proxy closed the connection during CONNECT")
         data += chunk

@@ -14,6 +14,7 @@ is set (CI), then they fail.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import socket
@@ -24,11 +25,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import anyio
+import httpx
 import pytest
 
 from splitio_async import SplitFactory, TimeoutException, get_factory_async
 from splitio_async.config import KerberosSettings
-from splitio_async.transport.kerberos import KerberosUnavailable, Negotiator
+from splitio_async.transport.kerberos import KerberosUnavailable, Negotiator, client_options
 from splitio_sync_shim import get_factory
 from tests.fakes.split_server import FakeSplitServer
 from tests.helpers import rollout_flag, until
@@ -219,6 +221,25 @@ async def test_proxy_forwards_plain_http_requests_with_a_token_each(
     assert all(t.startswith("GET http://127.0.0.1") or t.startswith("POST http://127.0.0.1")
                for t in proxy.targets())
     assert proxy.refused == [] and proxy.challenged == 0
+
+
+async def test_a_tunnel_cancelled_during_its_tls_handshake_is_closed(
+    kerberos: Realm, proxy: NegotiateServer
+) -> None:
+    """A request cancelled while TLS is being set up inside the tunnel (a destroy during the SSE
+    connect, say) closes the tunnel's socket at once: nothing is left to the garbage collector
+    (whose ResourceWarning fails the test)."""
+    settings = KerberosSettings("KERBEROS_PROXY", ALICE, ALICE_PASSWORD)
+    options = await anyio.to_thread.run_sync(client_options, settings, proxy.url, True)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # never accepts: TLS never answers
+        port = silent.getsockname()[1]
+        url = f"https://127.0.0.1:{port}/api/splitChanges"
+        async with httpx.AsyncClient(**options) as client, anyio.create_task_group() as tg:
+            tg.start_soon(client.get, url)
+            await until(lambda: bool(proxy.targets()))
+            tg.cancel_scope.cancel()
+    gc.collect()
+    assert proxy.targets() == [f"CONNECT 127.0.0.1:{port}"]
 
 
 async def test_a_proxy_that_refuses_the_principal_stops_the_sdk_with_one_error(
