@@ -41,6 +41,13 @@ EXTRA_CHECKS = {
             assert "pip install 'splitio_async[redis]'" in str(exc), exc
         else:
             raise AssertionError("Redis mode without redis-py must say which extra to install")
+        try:
+            get_factory("sdk-key", config={"httpAuthenticateScheme": "KERBEROS_PROXY"},
+                        sdk_api_base_url="http://127.0.0.1:9")
+        except ImportError as exc:
+            assert "pip install 'splitio_async[kerberos]'" in str(exc), exc
+        else:
+            raise AssertionError("Kerberos without its extra must say which extra to install")
         for module in ("splitio_async.openfeature", "splitio_sync_shim.django"):
             try:
                 __import__(module)
@@ -70,6 +77,10 @@ EXTRA_CHECKS = {
     """,
     "django": """
         import splitio_sync_shim.django
+    """,
+    "kerberos": """
+        from splitio_async.transport.kerberos import load_spnego
+        load_spnego("KERBEROS_PROXY")
     """,
 }
 

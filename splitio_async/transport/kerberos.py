@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import httpx
 
+from .._threads import to_worker_thread
 from ..config import KerberosSettings
+from ..errors import MissingDependencyError
 from .errors import APIError, KerberosRefused
 
 if TYPE_CHECKING:
@@ -68,9 +69,9 @@ def load_spnego(scheme: str) -> ModuleType:
             importlib.import_module("gssapi")
             importlib.import_module("krb5")
     except ImportError as exc:
-        raise NotImplementedError(
-            f"httpAuthenticateScheme {scheme} needs Kerberos support, which is not installed "
-            f"({exc}): {EXTRA}"
+        raise MissingDependencyError(
+            f"httpAuthenticateScheme {scheme} (missing {exc.name})", "Kerberos support",
+            "kerberos",
         ) from None
     return spnego
 
@@ -98,7 +99,7 @@ class Negotiator:
 
     async def start(self, host: str) -> Exchange:
         """A new token for ``host``: ``KerberosRefused`` (for good) or ``KerberosUnavailable``."""
-        return await anyio.to_thread.run_sync(self._start, host, abandon_on_cancel=True)
+        return await to_worker_thread(self._start, host, abandon_on_cancel=True)
 
     async def verify(self, exchange: Exchange, token: str) -> None:
         """Mutual authentication: the server's reply token must complete the context."""
@@ -107,7 +108,7 @@ class Negotiator:
             exchange.context.step(base64.b64decode(token, validate=True))
 
         try:
-            await anyio.to_thread.run_sync(finish, abandon_on_cancel=True)
+            await to_worker_thread(finish, abandon_on_cancel=True)
         except Exception as exc:
             raise APIError(
                 f"Kerberos: {exchange.host} failed mutual authentication ({_reason(exc)})"
