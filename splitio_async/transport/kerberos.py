@@ -70,8 +70,7 @@ def load_spnego(scheme: str) -> ModuleType:
             importlib.import_module("krb5")
     except ImportError as exc:
         raise MissingDependencyError(
-            f"httpAuthenticateScheme {scheme} (missing {exc.name})", "Kerberos support",
-            "kerberos",
+            f"httpAuthenticateScheme {scheme}", f"Kerberos support ({exc.name})", "kerberos"
         ) from None
     return spnego
 

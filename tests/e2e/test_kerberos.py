@@ -28,7 +28,7 @@ import anyio
 import httpx
 import pytest
 
-from splitio_async import SplitFactory, TimeoutException, get_factory_async
+from splitio_async import MissingDependencyError, SplitFactory, TimeoutException, get_factory_async
 from splitio_async.config import KerberosSettings
 from splitio_async.transport.kerberos import KerberosUnavailable, Negotiator, client_options
 from splitio_sync_shim import get_factory
@@ -405,10 +405,12 @@ async def test_without_the_extra_the_factory_says_what_to_install(
     for module in ("spnego", "gssapi", "krb5"):
         monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
     config = {**BASE, "httpAuthenticateScheme": "KERBEROS_SPNEGO"}
-    with pytest.raises(NotImplementedError) as raised:
+    with pytest.raises(NotImplementedError) as raised:  # official; MissingDependencyError
         await get_factory_async("SDK-KEY-0001", config=config, **server.url_kwargs())
+    assert isinstance(raised.value, MissingDependencyError)
     assert str(raised.value).startswith(
-        "httpAuthenticateScheme KERBEROS_SPNEGO needs Kerberos support, which is not installed"
+        "httpAuthenticateScheme KERBEROS_SPNEGO needs Kerberos support (spnego), which is not "
+        "installed"
     )
     assert str(raised.value).endswith("pip install 'splitio_async[kerberos]'")
     assert not server.requests
