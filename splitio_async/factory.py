@@ -76,6 +76,7 @@ from .transport.http import (
     SplitAPI,
     build_client,
     build_stream_client,
+    environment_proxies,
     needs_tls,
     resolve_urls,
 )
@@ -204,6 +205,8 @@ class SplitFactory:
         self._counters: ImpressionCounters | None = None
         self._impressions_deduped = 0
         self.last_error: str | None = None  # a problem that stopped syncing for good
+        # parts that report their current problem to status() (name -> problem or None)
+        self._problem_sources: dict[str, Callable[[], str | None]] = {}
         # paused (WAITING_FORK) in the child if the process forks while it runs (prefork.py);
         # the sync shim turns it off: it has its own fork handling and resume()
         self.pause_on_fork = True
@@ -301,6 +304,7 @@ class SplitFactory:
             intake_sizes={"impressions": len(self._impressions), "events": len(self._events)},
             counts=self.delivery_counts(),
             redis=self._redis_status(),
+            problems={name: source() for name, source in self._problem_sources.items()},
         )
 
     def _redis_status(self) -> tuple[str, str | None] | None:
@@ -437,7 +441,9 @@ class SplitFactory:
                 self._config.localhost_refresh_enabled,
                 self._config.features_refresh_rate,
                 self._config.segments_refresh_rate,
+                self._config.limits,
             )
+            self._problem_sources["localhost"] = lambda: source.last_problem
             await tg.start(source.run)
         else:
             await self._start_standalone(tg, send)
@@ -456,7 +462,7 @@ class SplitFactory:
         )
         self.bootstrapped_from = await bootstrap(
             outbox, (config.bootstrap_file, config.cache_file), flags, segments,
-            config.raw.get(SEED_SNAPSHOT),
+            config.raw.get(SEED_SNAPSHOT), config.limits,
         )
         if config.cache_file:
             writer = CacheWriter(self._state, config.cache_file, self.changes())
@@ -471,11 +477,14 @@ class SplitFactory:
             updates_send, updates_receive = anyio.create_memory_object_stream[Update](
                 UPDATES_QUEUE
             )
-            worker = PushWorker(self._state, outbox, flags, segments, updates_receive)
+            worker = PushWorker(self._state, outbox, flags, segments, updates_receive,
+                                config.limits)
+            self._problem_sources["streamed updates"] = lambda: worker.last_problem
             await tg.start(worker.run)
             self.push = PushSupervisor(
                 self._api, self._stream_client, outbox, updates_send,
                 config.streaming_reconnect_base, keepalive_timeout=config.streaming_keepalive,
+                limits=config.limits,
             )
             synchronizer.keep_current = self.push
             if self._telemetry is not None:
@@ -537,22 +546,31 @@ class SplitFactory:
 
         tls = needs_tls(urls, config.proxy_url)
 
+        env_proxy = config.proxy_from_environment
+
         def connect() -> tuple[httpx.AsyncClient, httpx.AsyncClient | None]:
             metadata = sdk_metadata(
                 config.ip_addresses_enabled, config.machine_ip, config.machine_name
             )
             rest = build_client(self._sdk_key, metadata, config.connection_timeout_ms,
-                                config.proxy_url, tls=tls)
-            stream = build_stream_client(self._sdk_key, metadata, config.proxy_url, tls) \
-                if config.streaming_enabled else None
+                                config.proxy_url, tls=tls, env_proxy=env_proxy)
+            stream = build_stream_client(self._sdk_key, metadata, config.proxy_url, tls,
+                                         env_proxy) if config.streaming_enabled else None
             return rest, stream
+
+        if config.proxy_url is None and env_proxy:
+            proxies = environment_proxies(urls)
+            if proxies:  # followed like requests (the official sync SDK) does: said once
+                _LOGGER.info("Using the proxy from the environment for %s (proxyUrl is not "
+                             "set; proxyFromEnvironment: False ignores it)",
+                             ", ".join(f"{k}: {v}" for k, v in proxies.items()))
 
         if tls or (config.ip_addresses_enabled and not (config.machine_ip and
                                                          config.machine_name)):
             rest, self._stream_client = await anyio.to_thread.run_sync(connect)  # disk, DNS
         else:  # nothing to read from disk or resolve: no reason to hop to a thread
             rest, self._stream_client = connect()
-        return SplitAPI(rest, urls)
+        return SplitAPI(rest, urls, limits=config.limits)
 
     async def _start_telemetry(self, tg: TaskGroup) -> None:
         """Telemetry (standalone mode): the actor observes every request of the API, takes the
@@ -645,15 +663,18 @@ class SplitFactory:
             prepare = recorded.prepare_impressions
             send_impressions, send_events = recorded.send_impressions, recorded.send_events
         base, cap = config.sync_retry_base, config.sync_retry_max
+        # Split's API never answered (not once, any status): the final flush does not wait for
+        # the deadline for it (Redis and localhost have no such notion)
+        give_up = (lambda: not api.answered) if api is not None and redis_sink is None else None
         return [
             Recorder("impressions", self._impressions, prepare, send_impressions,
                      config.impressions_refresh_rate, config.impressions_bulk_size, on_flush,
                      max_pending=config.impressions_queue_size + config.impressions_bulk_size,
-                     retry_base=base, retry_cap=cap),
+                     retry_base=base, retry_cap=cap, give_up=give_up),
             Recorder("events", self._events, keep, send_events, config.events_push_rate,
                      config.events_bulk_size,
                      max_pending=config.events_queue_size + config.events_bulk_size,
-                     retry_base=base, retry_cap=cap),
+                     retry_base=base, retry_cap=cap, give_up=give_up),
         ]
 
     async def _shutdown(self, tg: TaskGroup) -> None:
