@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, TypeVar
 from ._version import __version__
 from .actors.intake import Intake
 from .engine.evaluator import EvaluationData, EvaluationResult, Evaluator
+from .limits import is_finite_number
 from .manager import ManagerCore as ManagerCore
 from .manager import SplitView as SplitView
 from .models import labels
@@ -330,7 +331,7 @@ class EvaluationCore:
                 return None
             if len(self._event_types) < KNOWN_EVENT_TYPES:
                 self._event_types.add(event_type)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        if value is not None and not is_finite_number(value):  # NaN is not JSON: refused
             _VALIDATION_LOGGER.error("track: value must be a number.")
             return None
         valid, cleaned, size = validate_properties(properties, "track")
