@@ -27,16 +27,18 @@ preloaded = preload("SDK-KEY-0001", config, timeout=5, backend=backend, **urls)
 print("master threads", threading.active_count())
 sys.stdout.flush()
 
+def say(*words):  # one write per line: workers print at once (PYTHONUNBUFFERED splits print)
+    os.write(1, (" ".join(map(str, words)) + "\n").encode())
+
 async def worker(n):
     async with preloaded.open_factory() as factory:
-        print(f"worker{n} ready at once", factory.ready)
+        say(f"worker{n} ready at once", factory.ready)
         client = factory.client()
-        print(f"worker{n}", await client.get_treatment("k", "f"))
-        sys.stdout.flush()
+        say(f"worker{n}", await client.get_treatment("k", "f"))
         with anyio.fail_after(10):
             while await client.get_treatment("k", "f") != "off":  # the master changes it
                 await anyio.sleep(0.02)
-        print(f"worker{n} updated")
+        say(f"worker{n} updated")
         await client.track("k", "user", f"from_worker{n}", 1)
 
 children = []
