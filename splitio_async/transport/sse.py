@@ -14,7 +14,6 @@ window, a cut) surfaces as ``StreamError`` so the supervisor has one thing to ha
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,7 +29,6 @@ from ..redaction import redact
 from .bounded import describe_error, finishing
 
 KEEPALIVE_TIMEOUT = 70.0  # seconds of silence that mean the connection is dead (official)
-_LINE_END = re.compile(rb"\r\n|\r|\n")
 _LINES_PER_CHECKPOINT = 256
 _UNBOUNDED = 2**62  # a stream has no total size; its lines and events are bounded instead
 
@@ -103,6 +101,7 @@ class _EventDecoder:
         self._event_bytes = 0
         self._started: float | None = None  # when the event (or line) in progress began
         self._lines = 0
+        self._scanned = 0
 
     def lines_taken(self) -> int:
         taken, self._lines = self._lines, 0
@@ -113,17 +112,22 @@ class _EventDecoder:
         buffer += data
         events: list[ServerSentEvent] = []
         position = 0
+        search = self._scanned  # the bytes before it hold no line end: never scanned twice
         while True:
-            match = _LINE_END.search(buffer, position)
-            if match is None or (match.group() == b"\r" and match.end() == len(buffer)):
-                break  # no complete line (a final "\r" may be the first half of "\r\n")
-            line = bytes(buffer[position:match.start()])
-            position = match.end()
+            end = _line_end(buffer, search)
+            if end < 0:
+                break
+            width = 2 if buffer[end:end + 2] == b"\r\n" else 1
+            if buffer[end] == 13 and end + 1 == len(buffer):
+                break  # a final "\r" may be the first half of "\r\n"
+            line = bytes(buffer[position:end])
+            position = search = end + width
             self._lines += 1
             event = self._line(line)
             if event is not None:
                 events.append(event)
         del buffer[:position]
+        self._scanned = max(0, len(buffer) - 1)  # all scanned but a possible final "\r"
         if len(buffer) > self._max_line:
             raise StreamError(
                 f"the stream sent a line longer than streamingMaxLineBytes "
@@ -179,6 +183,14 @@ class _EventDecoder:
         event = ServerSentEvent(self._event, "\n".join(self._data), self._id, self._retry)
         self._event, self._data, self._retry = "", [], None  # the id persists (SSE rules)
         return event
+
+
+def _line_end(buffer: bytearray, start: int) -> int:
+    """The index of the first "\\r" or "\\n" from ``start``, or -1 (C-speed finds: a
+    regular expression scans a 4 MiB line a hundred times slower)."""
+    newline = buffer.find(b"\n", start)
+    carriage = buffer.find(b"\r", start, newline if newline >= 0 else len(buffer))
+    return carriage if carriage >= 0 else newline
 
 
 @asynccontextmanager
