@@ -70,7 +70,7 @@ async def bad_reload_keeps_the_last_good_data(
 ) -> None:
     """Serve ``good``; write ``bad``: still served, logged once, in status; write ``fixed``:
     served, status clear."""
-    path.write_text(good)
+    replace_file(path, good)
     async with open_factory("localhost", config=refreshing(path)) as factory:
         client = factory.client()
         first = await client.get_treatment(key, flag)
@@ -134,8 +134,8 @@ async def test_a_bad_segment_file_keeps_the_last_good_members(
 @pytest.mark.parametrize("bad", ["nested 100,000 deep", "a 5,000-digit integer"])
 async def test_a_bad_file_at_start_is_a_localhost_file_error(tmp_path: Path, bad: str) -> None:
     path = tmp_path / "flags.json"
-    path.write_text(BAD_JSON[bad])
-    with anyio.fail_after(5), pytest.raises(LocalhostFileError, match="flags.json"):
+    replace_file(path, BAD_JSON[bad])
+    with anyio.fail_after(5), pytest.raises(LocalhostFileError, match=r"flags\.json"):
         await get_factory_async("localhost", config={"splitFile": str(path)})
 
 
@@ -181,7 +181,7 @@ async def test_an_unusable_bootstrap_file_is_logged_and_ignored(
     """A snapshot nested past the stack, or a FIFO, never makes the factory fail (or hang)."""
     server.set_flags([rollout_flag("f", (("live", 100),))])
     deep = tmp_path / "deep.json"
-    deep.write_text('{"ff": {"d": ' + DEEP + "}}")
+    replace_file(deep, '{"ff": {"d": ' + DEEP + "}}")
     fifo = tmp_path / "fifo.json"
     os.mkfifo(fifo)
     for snapshot in (deep, fifo):

@@ -411,6 +411,11 @@ class _Handler(BaseHTTPRequestHandler):
         if request.method == "GET" and _is_stream(request):
             self._serve_stream(request)
             return
+        refused = fake._rejection(request)
+        if refused is not None:
+            self._send(_Response(refused, b'{"error": "bad record"}', compressible=False),
+                       request)
+            return
         response = fake._route(request)
         self._send(response, request, truncate=truncate)
         if request.method == "POST" and 200 <= response.status < 300 and not truncate:
@@ -546,6 +551,7 @@ class FakeSplitServer:
         self._requests: list[RecordedRequest] = []
         self._accepted: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
+        self._rejections: list[tuple[str, Callable[[Any], bool], int]] = []
         self._cdn_lag = 0
         self._segment_cdn_lag = 0
         self._supported_specs = frozenset({"1.3", "1.1"})
@@ -805,6 +811,25 @@ class FakeSplitServer:
             self._segment_cdn_lag = 0
             self._stream_refusal = None
             self._stream_greeting = []
+            self._rejections = []
+
+    def reject_posts(
+        self, path_prefix: str, refuse: Callable[[Any], bool], status: int = 400
+    ) -> None:
+        """Answer ``status`` to posts whose parsed body ``refuse(body)`` says is bad (a strict
+        API refusing a bulk for one bad record), until ``clear_faults``."""
+        with self._lock:
+            self._rejections.append((path_prefix, refuse, status))
+
+    def _rejection(self, request: RecordedRequest) -> int | None:
+        with self._lock:
+            rules = list(self._rejections)
+        for prefix, refuse, status in rules:
+            if request.method == "POST" and _matches(request.path, prefix) and refuse(
+                request.json
+            ):
+                return status
+        return None
 
     def cdn_lag(self, times: int) -> None:
         """The next ``times`` splitChanges requests *without* ``till`` see the data as it was
