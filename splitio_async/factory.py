@@ -223,6 +223,7 @@ class SplitFactory:
         self._redis: RedisConnection | None = None
         self._redis_telemetry: RedisTelemetry | None = None
         self._redis_problem: str | None = None  # why Redis could not be read at start
+        self._redis_reached = False  # Redis answered once (destroy does not wait otherwise)
         self._manager_core = ManagerCore(self._state)
         if self._redis_settings is not None and self._telemetry_calls is not None:
             settings = self._redis_settings
@@ -530,6 +531,7 @@ class SplitFactory:
             break
         problems.recovered("Redis")
         self._redis_problem = None
+        self._redis_reached = True
         if isinstance(self._core, RedisEvaluationCore):  # e.g. a manager call made meanwhile
             self._core.problems.recovered()
         _LOGGER.debug("Redis consumer mode: %d flags in the cache", flags)
@@ -663,9 +665,13 @@ class SplitFactory:
             prepare = recorded.prepare_impressions
             send_impressions, send_events = recorded.send_impressions, recorded.send_events
         base, cap = config.sync_retry_base, config.sync_retry_max
-        # Split's API never answered (not once, any status): the final flush does not wait for
-        # the deadline for it (Redis and localhost have no such notion)
-        give_up = (lambda: not api.answered) if api is not None and redis_sink is None else None
+        # Split's API (or Redis) never answered, not once: the final flush does not wait for the
+        # deadline for it
+        give_up: Callable[[], bool] | None = None
+        if redis_sink is not None:
+            give_up = lambda: not self._redis_reached  # noqa: E731
+        elif api is not None:
+            give_up = lambda: not api.answered  # noqa: E731
         return [
             Recorder("impressions", self._impressions, prepare, send_impressions,
                      config.impressions_refresh_rate, config.impressions_bulk_size, on_flush,
