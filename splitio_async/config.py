@@ -130,22 +130,22 @@ class Config:
             machine_name=raw.get("machineName"),
             machine_ip=raw.get("machineIp"),
             impression_listener=raw.get("impressionListener"),
-            listener_in_worker=str(raw.get("impressionListenerDelivery", "inline")).lower()
+            listener_in_worker=str(_text(raw, "impressionListenerDelivery") or "").lower()
             == "worker",
             flag_sets_filter=flag_sets,
             fallbacks=Fallbacks.from_config(raw.get("fallbackTreatments")),
             proxy_url=_proxy_url(raw.get("proxyUrl")),
             preforked_initialization=bool(raw.get("preforkedInitialization", False)),
-            split_file=str(raw.get("splitFile") or defaults.split_file),
-            segment_directory=str(raw.get("segmentDirectory") or defaults.segment_directory),
+            split_file=_path(raw, "splitFile") or defaults.split_file,
+            segment_directory=_path(raw, "segmentDirectory") or defaults.segment_directory,
             localhost_refresh_enabled=bool(raw.get("localhostRefreshEnabled", False)),
             destroy_timeout=_period(raw, "destroyTimeout", 10.0, minimum=0),
             sync_retry_base=_period(raw, "syncRetryBackoffBase", 10.0),
             sync_retry_max=_period(raw, "syncRetryBackoffMax", 30.0),
             streaming_reconnect_base=_period(raw, "streamingReconnectBackoffBase", 1.0),
             streaming_keepalive=_period(raw, "streamingKeepaliveTimeout", 70.0),
-            bootstrap_file=str(raw["bootstrapFile"]) if raw.get("bootstrapFile") else None,
-            cache_file=str(raw["cacheFile"]) if raw.get("cacheFile") else None,
+            bootstrap_file=_path(raw, "bootstrapFile"),
+            cache_file=_path(raw, "cacheFile"),
             proxy_from_environment=bool(raw.get("proxyFromEnvironment", True)),
             limits=Limits.from_config(raw),
             raw=raw,
@@ -159,6 +159,29 @@ def _period(raw: dict[str, Any], key: str, default: float, minimum: float = 0.00
 
 def _count(raw: dict[str, Any], key: str, default: int) -> int:
     return int(checked_number(raw, key, default, 1, MAX_COUNT))
+
+
+def _text(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    _LOGGER.warning("%s: %s is not a string; ignoring it.", key, safe_repr(value))
+    return None
+
+
+def _path(raw: dict[str, Any], key: str) -> str | None:
+    """A file or directory setting: a string or a path object (``pathlib.Path``)."""
+    value = raw.get(key)
+    if not value:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if isinstance(value, str):
+        return value
+    _LOGGER.warning("%s: %s is not a path; ignoring it.", key, safe_repr(value))
+    return None
 
 
 def _proxy_url(value: Any) -> str | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RedisClusterConfigurationException, SentinelConfigurationException
-from .limits import checked_number, checked_optional, is_finite_number
+from .limits import checked_number, checked_optional, is_finite_number, safe_repr
 from .storage.redis_keys import has_hash_tag
 
 _LOGGER = logging.getLogger("splitio.client.config")
@@ -82,7 +82,7 @@ class RedisSettings:
         if "redisSentinels" in raw:
             sentinels = _sentinels(raw)
         cluster_nodes: tuple[tuple[str, int], ...] = ()
-        prefix = raw.get("redisPrefix") or None
+        prefix = _text(raw, "redisPrefix")
         if "redisClusterNodes" in raw:
             cluster_nodes = _cluster_nodes(raw.get("redisClusterNodes"))
             if sentinels:
@@ -91,7 +91,7 @@ class RedisSettings:
                 )
             if prefix is None:
                 prefix = DEFAULT_CLUSTER_PREFIX
-            elif not has_hash_tag(str(prefix)):
+            elif not has_hash_tag(prefix):
                 raise RedisClusterConfigurationException(
                     "redisPrefix must contain a hash tag such as {SPLITIO} in cluster mode, so "
                     "that every key of the SDK lives in one hash slot (give the Split "
@@ -108,21 +108,21 @@ class RedisSettings:
                    for key in ("redisSocketTimeout", "redisSocketConnectTimeout")}
         max_connections = checked_optional(raw, "redisMaxConnections", 1, 1_000_000)
         return cls(
-            host=str(raw.get("redisHost") or "localhost"),
+            host=_text(raw, "redisHost") or "localhost",
             port=int(checked_number(_digits(raw, "redisPort"), "redisPort", 6379, 0, 65535)
                      or 6379),
             db=int(checked_number(_digits(raw, "redisDb"), "redisDb", 0, 0, 2**31) or 0),
             username=raw.get("redisUsername"),
             password=raw.get("redisPassword"),
-            prefix=str(prefix) if prefix else None,
+            prefix=prefix,
             socket_timeout=seconds["redisSocketTimeout"],
             socket_connect_timeout=seconds["redisSocketConnectTimeout"],
             socket_keepalive=raw.get("redisSocketKeepalive"),
             socket_keepalive_options=raw.get("redisSocketKeepaliveOptions"),
             connection_pool=raw.get("redisConnectionPool"),
             unix_socket_path=raw.get("redisUnixSocketPath"),
-            encoding=str(raw.get("redisEncoding") or "utf-8"),
-            encoding_errors=str(raw.get("redisEncodingErrors") or "strict"),
+            encoding=_text(raw, "redisEncoding") or "utf-8",
+            encoding_errors=_text(raw, "redisEncodingErrors") or "strict",
             retry_on_timeout=bool(raw.get("redisRetryOnTimeout", False)),
             ssl=bool(raw.get("redisSsl", False)),
             ssl_keyfile=raw.get("redisSslKeyfile"),
@@ -164,6 +164,17 @@ def _sentinels(raw: dict[str, Any]) -> tuple[tuple[str, int], ...]:
         raise SentinelConfigurationException(
             "Sentinels must respect the tuple structure[(ip, port)]."
         ) from None
+
+
+def _text(raw: dict[str, Any], key: str) -> str | None:
+    """A text setting; anything but a non-empty string is logged (if given) and unset."""
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    _LOGGER.warning("%s: %s is not a string; ignoring it.", key, safe_repr(value))
+    return None
 
 
 def _digits(raw: dict[str, Any], key: str) -> dict[str, Any]:
