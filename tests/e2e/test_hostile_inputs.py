@@ -181,3 +181,38 @@ def test_the_events_body_never_carries_nan() -> None:
     with pytest.raises(ValueError, match="JSON compliant"):
         _ENCODER.encode([{"value": float("nan")}])
     assert json.loads(_ENCODER.encode([{"value": 1.5}])) == [{"value": 1.5}]
+
+
+# ---------------------------------------------------------------------------------- config
+
+NUMERIC_KEYS = [
+    "connectionTimeout", "featuresRefreshRate", "segmentsRefreshRate", "metricsRefreshRate",
+    "impressionsRefreshRate", "impressionsBulkSize", "impressionsQueueSize", "eventsPushRate",
+    "eventsBulkSize", "eventsQueueSize", "destroyTimeout", "syncRetryBackoffBase",
+    "syncRetryBackoffMax", "streamingReconnectBackoffBase", "streamingKeepaliveTimeout",
+]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), -1, 10**400],
+                         ids=["nan", "inf", "-inf", "-1", "huge"])
+async def test_absurd_numbers_in_the_config_never_stop_the_factory(
+    server: FakeSplitServer, value: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every numeric key at once, with a bad proxyUrl: logged, replaced by the defaults; the
+    factory starts, syncs, streams, records, and is destroyed cleanly."""
+    server.set_flags([rollout_flag("f", (("on", 100),))])
+    config = {**dict.fromkeys(NUMERIC_KEYS, value), "proxyUrl": "not a url",
+              "machineIp": "127.0.0.1", "machineName": "t"}
+    async with open_factory("SDK-KEY-0001", config, **server.url_kwargs()) as factory:
+        await factory.block_until_ready(5)
+        await anyio.to_thread.run_sync(server.wait_for_streams, 1, 5)
+        assert server.push_occupancy() == 1
+        with anyio.fail_after(5):
+            while factory.status().sync_mode != "streaming":  # noqa: ASYNC110
+                await anyio.sleep(0.01)
+        assert await factory.client().get_treatment("k", "f") == "on"
+        assert await factory.client().track("k", "user", "click", 1)
+        assert not factory.destroyed
+    assert server.accepted("/api/events/bulk")
+    assert "proxyUrl 'not a url'" in caplog.text
+    assert caplog.text.count("is not a valid value") >= 10
