@@ -316,3 +316,35 @@ async def test_nesting_and_floods_of_garbage_never_end_the_stream(
     ignored = lines(caplog, "Ignoring a streaming message")
     assert ignored <= 2, ignored  # 5,002 bad messages: rate-limited to one line a minute
     assert not [r for r in caplog.records if r.exc_info]  # no traceback: data, not a bug
+
+
+async def test_a_trickling_fetch_never_holds_the_flags_lock_for_good(
+    server: FakeSplitServer, factories: list[SplitFactory], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A streamed update makes the SDK fetch, holding the flag syncer's lock (so that an older
+    answer cannot undo an instant update); the fetch trickles. The request deadline cuts it
+    (logged once, in status), which frees the lock: the next instant update applies."""
+    server.set_flags([rollout_flag("f", (("good", 100),))])
+    server.greet_streams(server.occupancy_event())
+    server.stream_keepalive = 0.2
+    factory = await start(server, {**STREAMING, "httpRequestTimeout": 0.3,
+                                   "connectionTimeout": 500})
+    factories.append(factory)
+    push = factory.push
+    assert push is not None
+    await until(lambda: push.streaming)
+    held = factory.status().change_numbers["flags"]
+    server.serve_generated(FLAGS, trickle(0.05), headers={"Content-Type": "application/json"})
+    server.push_split_update(server.upsert_flag(rollout_flag("f", (("fetched", 100),))))
+    await until(lambda: "streamed updates" in factory.status().last_errors, 10)
+    assert "httpRequestTimeout" in factory.status().last_errors["streamed updates"]
+    assert await flag_f_is(factory, "good")
+    server.clear_faults()
+    flag = rollout_flag("f", (("instant", 100),))
+    server.push_split_update(server.upsert_flag(flag), flag, pcn=held)  # follows what we hold
+    with anyio.fail_after(5):
+        while not await flag_f_is(factory, "instant"):  # noqa: ASYNC110
+            await anyio.sleep(0.01)
+    fetch_lines = [r for r in caplog.records if r.name == "splitio.push.workers"
+                   and "httpRequestTimeout" in r.getMessage()]
+    assert len(fetch_lines) == 1  # (a full sync meeting the trickle logs its own, once)
