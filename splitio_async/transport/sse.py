@@ -30,6 +30,7 @@ from .bounded import describe_error, finishing
 
 KEEPALIVE_TIMEOUT = 70.0  # seconds of silence that mean the connection is dead (official)
 _LINES_PER_CHECKPOINT = 256
+_FEED_BYTES = 8192  # fed to the decoder at a time: at most ~1,000 lines between checkpoints
 _UNBOUNDED = 2**62  # a stream has no total size; its lines and events are bounded instead
 
 
@@ -75,12 +76,13 @@ class EventSource:
                 pieces = inflater.feed(chunk) if inflater is not None else (chunk,)
                 try:
                     for piece in pieces:
-                        for event in decoder.feed(piece):
-                            yield event
-                        lines += decoder.lines_taken()
-                        if lines >= _LINES_PER_CHECKPOINT:  # a flood of tiny events
-                            lines = 0
-                            await anyio.lowlevel.checkpoint()
+                        for start in range(0, len(piece), _FEED_BYTES):
+                            for event in decoder.feed(piece[start:start + _FEED_BYTES]):
+                                yield event
+                            lines += decoder.lines_taken()
+                            if lines >= _LINES_PER_CHECKPOINT:  # a flood of tiny lines
+                                lines = 0
+                                await anyio.lowlevel.checkpoint()
                 except ValueError as exc:  # corrupt compression
                     raise StreamError(f"the stream cannot be read: {exc}", limit=True) \
                         from None
@@ -113,19 +115,20 @@ class _EventDecoder:
         events: list[ServerSentEvent] = []
         position = 0
         search = self._scanned  # the bytes before it hold no line end: never scanned twice
-        while True:
-            end = _line_end(buffer, search)
-            if end < 0:
-                break
-            width = 2 if buffer[end:end + 2] == b"\r\n" else 1
-            if buffer[end] == 13 and end + 1 == len(buffer):
-                break  # a final "\r" may be the first half of "\r\n"
-            line = bytes(buffer[position:end])
-            position = search = end + width
-            self._lines += 1
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
+        with memoryview(buffer) as view:  # one copy per line, not two
+            while True:
+                end = _line_end(buffer, search)
+                if end < 0:
+                    break
+                width = 2 if buffer[end:end + 2] == b"\r\n" else 1
+                if buffer[end] == 13 and end + 1 == len(buffer):
+                    break  # a final "\r" may be the first half of "\r\n"
+                line = bytes(view[position:end])
+                position = search = end + width
+                self._lines += 1
+                event = self._line(line)
+                if event is not None:
+                    events.append(event)
         del buffer[:position]
         self._scanned = max(0, len(buffer) - 1)  # all scanned but a possible final "\r"
         if len(buffer) > self._max_line:

@@ -205,9 +205,10 @@ def endless_event(server: FakeSplitServer) -> list[Any]:
     return [server.occupancy_event(), endless(b"data: x\n" * 65536)]
 
 
-STREAMS = {
-    "endless line": (endless_line, "streamingMaxLineBytes"),
-    "endless event": (endless_event, "streamingMaxEventBytes"),
+STREAMS = {  # attack, the limit it meets, the keepalive window (4 MiB of 8-byte lines take
+    # about a second to read on a loaded VM: a shorter window would cut the event first)
+    "endless line": (endless_line, "streamingMaxLineBytes", 1.0),
+    "endless event": (endless_event, "streamingMaxEventBytes", 3.0),
 }
 
 
@@ -216,11 +217,11 @@ async def test_an_endless_stream_is_cut_polled_around_and_trusted_again_when_it_
     server: FakeSplitServer, factories: list[SplitFactory], caplog: pytest.LogCaptureFixture,
     anyio_backend_name: str, attack: str,
 ) -> None:
-    greeting, limit = STREAMS[attack]
+    greeting, limit, keepalive = STREAMS[attack]
     server.set_flags([rollout_flag("f", (("good", 100),))])
     server.stream_keepalive = 0.2
     server.greet_streams(server.occupancy_event())
-    factory = await start(server, STREAMING)
+    factory = await start(server, {**STREAMING, "streamingKeepaliveTimeout": keepalive})
     factories.append(factory)
     push = factory.push
     assert push is not None
