@@ -50,6 +50,17 @@ class _Seen:
 
     flags: str | None = None
     segments: dict[str, str] = field(default_factory=dict)
+    refused: tuple[str, str] | None = None  # digest and problem of a flag file that failed
+
+
+class UnusableFile(LocalhostFileError):
+    """A flag file whose content cannot be used; ``digest`` identifies that content, so an
+    unchanged bad file is not parsed again at every refresh (a YAML file nested a thousand
+    levels deep costs PyYAML a second of CPU before it gives up)."""
+
+    def __init__(self, path: str, problem: str, digest: str) -> None:
+        super().__init__(path, problem)
+        self.digest = digest
 
 
 def _read(path: str, limits: Limits) -> tuple[str, str]:
@@ -86,20 +97,25 @@ def _compile_rbs(raws: list[dict[str, object]], source: str) -> tuple[RuleBasedS
 
 
 def load_flags(
-    path: str, previous_digest: str | None, limits: Limits | None = None
+    path: str, previous_digest: str | None, limits: Limits | None = None,
+    refused: tuple[str, str] | None = None,
 ) -> tuple[FlagChanges | None, str]:
     """Read and compile the flag file; None when its content has not changed. Runs in a thread.
-    Every problem is a ``LocalhostFileError`` naming the file."""
+    Every problem is a ``LocalhostFileError`` naming the file (``UnusableFile`` for its
+    content; ``refused``, the digest and problem of content that failed before, is not parsed
+    again)."""
     limits = limits or Limits()
     text, digest = _read(path, limits)
     if digest == previous_digest:
         return None, digest
+    if refused is not None and refused[0] == digest:
+        raise UnusableFile(path, refused[1], digest)
     try:
         return _parse_flags(path, text, limits), digest
-    except LocalhostFileError:
-        raise
+    except LocalhostFileError as exc:
+        raise UnusableFile(path, exc.problem, digest) from None
     except DATA_ERRORS as exc:
-        raise LocalhostFileError(path, describe_data_error(exc, limits.json_max_depth)) \
+        raise UnusableFile(path, describe_data_error(exc, limits.json_max_depth), digest) \
             from None
 
 
@@ -201,10 +217,14 @@ class LocalhostSource:
                 problems.recovered("localhost files")
 
     async def _load_flags(self) -> None:
-        changes, digest = await anyio.to_thread.run_sync(
-            load_flags, self._split_file, self._seen.flags, self._limits
-        )
-        self._seen.flags = digest
+        try:
+            changes, digest = await anyio.to_thread.run_sync(
+                load_flags, self._split_file, self._seen.flags, self._limits, self._seen.refused
+            )
+        except UnusableFile as exc:
+            self._seen.refused = (exc.digest, exc.problem)
+            raise
+        self._seen.flags, self._seen.refused = digest, None
         if changes is None:
             return
         if self._json and not self._is_newer(changes):
