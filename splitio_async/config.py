@@ -2,7 +2,11 @@
 
 Unknown keys are ignored (as the official SDK does), so a config dict written for
 ``splitio_client`` works unchanged, but each one is named in a warning (``config_keys``).
-Validation logs the official warnings and falls back to the default; it never raises.
+Validation logs the official warnings and falls back to the default; it never raises, and
+never lets through a value that would fail later: a number must be finite and within a sane
+range for its key (NaN, infinities, negative periods, a 1,000-year refresh rate are logged
+and replaced by the default), ``proxyUrl`` must be a URL with a host (else it is logged,
+with any password masked, and ignored).
 """
 
 from __future__ import annotations
@@ -11,15 +15,22 @@ import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from .config_keys import warn_unknown
+from .limits import Limits, checked_number, is_finite_number, safe_repr
 from .models.fallback import Fallbacks
+from .redaction import redact
 from .validation import validate_flag_sets
 
 _LOGGER = logging.getLogger("splitio.client.config")
 
 MODES = ("OPTIMIZED", "DEBUG", "NONE")
 AUTH_SCHEMES = ("NONE", "KERBEROS_SPNEGO", "KERBEROS_PROXY")
+DAY = 86400.0
+MAX_PERIOD = 365 * DAY  # seconds: longer than any sensible refresh rate or timeout
+MAX_COUNT = 100_000_000  # queue and bulk sizes
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 def _default_split_file() -> str:
@@ -74,10 +85,16 @@ class Config:
     spec_recheck_interval: float = 86400.0  # ours: time on spec 1.1 (old Split Proxy) before 1.3
     bootstrap_file: str | None = None  # ours: serve from this JSON snapshot until live data
     cache_file: str | None = None  # ours: last-known-good data, written and bootstrapped from
+    proxy_from_environment: bool = True  # ours: follow HTTP(S)_PROXY when proxyUrl is unset
+    limits: Limits = field(default_factory=Limits)  # ours: bounds on what is read
     raw: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold a password
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> Config:
+        if raw is not None and not isinstance(raw, dict):
+            _LOGGER.warning("config: expected a dict of settings, not %s; using the defaults.",
+                            type(raw).__name__)
+            raw = None
         raw = dict(raw or {})
         warn_unknown(raw)
         mode = raw.get("impressionsMode", "OPTIMIZED")
@@ -90,15 +107,19 @@ class Config:
             mode = "OPTIMIZED"
         mode = mode.upper()
         minimum_refresh = 1 if mode == "DEBUG" else 60
-        refresh = raw.get("impressionsRefreshRate", 60 if mode == "DEBUG" else 300)
-        refresh = max(_number(refresh, minimum_refresh), minimum_refresh)
-        metrics = _number(raw.get("metricsRefreshRate", 3600), 3600)
-        if metrics < 60:
+        refresh_raw = raw.get("impressionsRefreshRate")
+        if is_finite_number(refresh_raw) and refresh_raw < minimum_refresh:  # type: ignore[operator]
+            refresh_raw = minimum_refresh  # official: raised to the minimum, silently
+        refresh = _period(dict(raw, impressionsRefreshRate=refresh_raw) if refresh_raw is not None
+                          else raw, "impressionsRefreshRate", 60 if mode == "DEBUG" else 300)
+        metrics = raw.get("metricsRefreshRate", 3600)
+        if is_finite_number(metrics) and metrics < 60:
             _LOGGER.warning(
                 "metricRefreshRate parameter minimum value is 60 seconds, defaulting to 3600 "
                 "seconds."
             )
             metrics = 3600
+        metrics = _period(dict(raw, metricsRefreshRate=metrics), "metricsRefreshRate", 3600)
         sets_filter = raw.get("flagSetsFilter")
         flag_sets: frozenset[str] | None = None
         if sets_filter is not None:
@@ -108,49 +129,47 @@ class Config:
             ) or None
         defaults = cls()
         return cls(
-            connection_timeout_ms=int(_number(raw.get("connectionTimeout", 1500), 1500)),
+            # official: 0 (falsy) means no timeout
+            connection_timeout_ms=int(checked_number(raw, "connectionTimeout", 1500, 0,
+                                                     MAX_PERIOD * 1000)),
             streaming_enabled=bool(raw.get("streamingEnabled", True)),
-            features_refresh_rate=_number(raw.get("featuresRefreshRate", 30), 30),
-            segments_refresh_rate=_number(raw.get("segmentsRefreshRate", 30), 30),
+            features_refresh_rate=_period(raw, "featuresRefreshRate", 30),
+            segments_refresh_rate=_period(raw, "segmentsRefreshRate", 30),
             metrics_refresh_rate=metrics,
             impressions_mode=mode,
             impressions_refresh_rate=refresh,
-            impressions_bulk_size=int(_number(raw.get("impressionsBulkSize", 5000), 5000)),
-            impressions_queue_size=int(_number(raw.get("impressionsQueueSize", 10000), 10000)),
-            events_push_rate=_number(raw.get("eventsPushRate", 10), 10),
-            events_bulk_size=int(_number(raw.get("eventsBulkSize", 5000), 5000)),
-            events_queue_size=int(_number(raw.get("eventsQueueSize", 10000), 10000)),
+            impressions_bulk_size=_count(raw, "impressionsBulkSize", 5000),
+            impressions_queue_size=_count(raw, "impressionsQueueSize", 10000),
+            events_push_rate=_period(raw, "eventsPushRate", 10),
+            events_bulk_size=_count(raw, "eventsBulkSize", 5000),
+            events_queue_size=_count(raw, "eventsQueueSize", 10000),
             labels_enabled=bool(raw.get("labelsEnabled", True)),
             ip_addresses_enabled=bool(raw.get("IPAddressesEnabled", True)),
             machine_name=raw.get("machineName"),
             machine_ip=raw.get("machineIp"),
             impression_listener=raw.get("impressionListener"),
-            listener_in_worker=str(raw.get("impressionListenerDelivery", "inline")).lower()
+            listener_in_worker=str(_text(raw, "impressionListenerDelivery") or "").lower()
             == "worker",
             flag_sets_filter=flag_sets,
             fallbacks=Fallbacks.from_config(raw.get("fallbackTreatments")),
-            proxy_url=raw.get("proxyUrl"),
+            proxy_url=_proxy_url(raw.get("proxyUrl")),
             kerberos=_kerberos(raw),
             preforked_initialization=bool(raw.get("preforkedInitialization", False)),
-            split_file=str(raw.get("splitFile") or defaults.split_file),
-            segment_directory=str(raw.get("segmentDirectory") or defaults.segment_directory),
+            split_file=_path(raw, "splitFile") or defaults.split_file,
+            segment_directory=_path(raw, "segmentDirectory") or defaults.segment_directory,
             localhost_refresh_enabled=bool(raw.get("localhostRefreshEnabled", False)),
-            destroy_timeout=_number(raw.get("destroyTimeout", 10.0), 10.0),
-            sync_retry_base=_number(raw.get("syncRetryBackoffBase", 10.0), 10.0),
-            sync_retry_max=_number(raw.get("syncRetryBackoffMax", 30.0), 30.0),
-            streaming_reconnect_base=_number(raw.get("streamingReconnectBackoffBase", 1.0), 1.0),
-            streaming_keepalive=_number(raw.get("streamingKeepaliveTimeout", 70.0), 70.0),
-            spec_recheck_interval=_number(raw.get("specRecheckInterval", 86400.0), 86400.0),
-            bootstrap_file=str(raw["bootstrapFile"]) if raw.get("bootstrapFile") else None,
-            cache_file=str(raw["cacheFile"]) if raw.get("cacheFile") else None,
+            destroy_timeout=_period(raw, "destroyTimeout", 10.0, minimum=0),
+            sync_retry_base=_period(raw, "syncRetryBackoffBase", 10.0),
+            sync_retry_max=_period(raw, "syncRetryBackoffMax", 30.0),
+            streaming_reconnect_base=_period(raw, "streamingReconnectBackoffBase", 1.0),
+            streaming_keepalive=_period(raw, "streamingKeepaliveTimeout", 70.0),
+            spec_recheck_interval=_period(raw, "specRecheckInterval", DAY),
+            bootstrap_file=_path(raw, "bootstrapFile"),
+            cache_file=_path(raw, "cacheFile"),
+            proxy_from_environment=bool(raw.get("proxyFromEnvironment", True)),
+            limits=Limits.from_config(raw),
             raw=raw,
         )
-
-
-def _number(value: Any, default: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return default
-    return value
 
 
 def _kerberos(raw: dict[str, Any]) -> KerberosSettings | None:
@@ -175,3 +194,62 @@ def _kerberos(raw: dict[str, Any]) -> KerberosSettings | None:
                         "and must be a string; using the credential cache")
         password = None
     return KerberosSettings(scheme.upper(), principal, password)
+def _period(raw: dict[str, Any], key: str, default: float, minimum: float = 0.001) -> float:
+    """Seconds: a positive (``minimum``), finite number below a year."""
+    return float(checked_number(raw, key, default, minimum, MAX_PERIOD))
+
+
+def _count(raw: dict[str, Any], key: str, default: int) -> int:
+    return int(checked_number(raw, key, default, 1, MAX_COUNT))
+
+
+def _text(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    _LOGGER.warning("%s: %s is not a string; ignoring it.", key, safe_repr(value))
+    return None
+
+
+def _path(raw: dict[str, Any], key: str) -> str | None:
+    """A file or directory setting: a string or a path object (``pathlib.Path``)."""
+    value = raw.get(key)
+    if not value:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if isinstance(value, str):
+        return value
+    _LOGGER.warning("%s: %s is not a path; ignoring it.", key, safe_repr(value))
+    return None
+
+
+def _proxy_url(value: Any) -> str | None:
+    """The proxy URL if it can work: a scheme httpx speaks, a host, a numeric port if any.
+    Anything else is logged (without its password) and ignored, as the official SDK does."""
+    if value is None or value == "":
+        return None
+    problem = None
+    if not isinstance(value, str):
+        problem = f"must be a string, not {type(value).__name__}"
+    else:
+        try:
+            parts = urlsplit(value)
+            port = parts.port  # raises ValueError for a port that is not a number in range
+        except ValueError:
+            parts, port = None, None
+        if parts is None:
+            problem = "is not a URL"
+        elif parts.scheme.lower() not in PROXY_SCHEMES:
+            problem = f"needs one of the schemes {', '.join(PROXY_SCHEMES)}"
+        elif not parts.hostname:
+            problem = "has no host"
+        del port
+    if problem is None:
+        return str(value)
+    shown = safe_repr(redact(value)) if isinstance(value, str) else f"<{type(value).__name__}>"
+    _LOGGER.warning("proxyUrl %s %s (e.g. http://user:password@proxy.example.com:3128); "
+                    "ignoring it.", shown, problem)
+    return None

@@ -38,6 +38,11 @@ OURS = frozenset({
     "impressionListenerDelivery", "destroyTimeout", "syncRetryBackoffBase",
     "syncRetryBackoffMax", "streamingReconnectBackoffBase", "streamingKeepaliveTimeout",
     "bootstrapFile", "cacheFile", "redisClusterNodes", "testData", "specRecheckInterval",
+    "proxyFromEnvironment",
+    # limits on what is read (limits.py)
+    "httpMaxResponseBytes", "httpRequestTimeout", "streamingMaxLineBytes",
+    "streamingMaxEventBytes", "streamingMaxPayloadBytes", "maxFileBytes", "yamlMaxNodes",
+    "jsonMaxDepth",
 })
 
 KNOWN = OFFICIAL | OURS

@@ -79,6 +79,7 @@ from .transport.http import (
     SplitAPI,
     build_client,
     build_stream_client,
+    environment_proxies,
     needs_tls,
     resolve_urls,
 )
@@ -210,6 +211,8 @@ class SplitFactory:
         self._counters: ImpressionCounters | None = None
         self._impressions_deduped = 0
         self.last_error: str | None = None  # a problem that stopped syncing for good
+        # parts that report their current problem to status() (name -> problem or None)
+        self._problem_sources: dict[str, Callable[[], str | None]] = {}
         # paused (WAITING_FORK) in the child if the process forks while it runs (prefork.py);
         # the sync shim turns it off: it has its own fork handling and resume()
         self.pause_on_fork = True
@@ -226,6 +229,7 @@ class SplitFactory:
         self._redis: RedisConnection | None = None
         self._redis_telemetry: RedisTelemetry | None = None
         self._redis_problem: str | None = None  # why Redis could not be read at start
+        self._redis_reached = False  # Redis answered once (destroy does not wait otherwise)
         self._manager_core = ManagerCore(self._state)
         if self._redis_settings is not None and self._telemetry_calls is not None:
             require("redis", "Redis consumer mode")
@@ -323,6 +327,7 @@ class SplitFactory:
             intake_sizes={"impressions": len(self._impressions), "events": len(self._events)},
             counts=self.delivery_counts(),
             redis=self._redis_status(),
+            problems={name: source() for name, source in self._problem_sources.items()},
         )
 
     def _redis_status(self) -> tuple[str, str | None] | None:
@@ -463,7 +468,9 @@ class SplitFactory:
                 self._config.localhost_refresh_enabled,
                 self._config.features_refresh_rate,
                 self._config.segments_refresh_rate,
+                self._config.limits,
             )
+            self._problem_sources["localhost"] = lambda: source.last_problem
             await tg.start(source.run)
         else:
             await self._start_standalone(tg, send)
@@ -483,7 +490,7 @@ class SplitFactory:
         )
         self.bootstrapped_from = await bootstrap(
             outbox, (config.bootstrap_file, config.cache_file), flags, segments,
-            config.raw.get(SEED_SNAPSHOT),
+            config.raw.get(SEED_SNAPSHOT), config.limits,
         )
         if config.cache_file:
             writer = CacheWriter(self._state, config.cache_file, self.changes())
@@ -498,11 +505,14 @@ class SplitFactory:
             updates_send, updates_receive = anyio.create_memory_object_stream[Update](
                 UPDATES_QUEUE
             )
-            worker = PushWorker(self._state, outbox, flags, segments, updates_receive)
+            worker = PushWorker(self._state, outbox, flags, segments, updates_receive,
+                                config.limits)
+            self._problem_sources["streamed updates"] = lambda: worker.last_problem
             await tg.start(worker.run)
             self.push = PushSupervisor(
                 self._api, self._stream_client, outbox, updates_send,
                 config.streaming_reconnect_base, keepalive_timeout=config.streaming_keepalive,
+                limits=config.limits,
             )
             synchronizer.keep_current = self.push
             if self._telemetry is not None:
@@ -550,6 +560,7 @@ class SplitFactory:
             break
         problems.recovered("Redis")
         self._redis_problem = None
+        self._redis_reached = True
         if isinstance(self._core, RedisEvaluationCore):  # e.g. a manager call made meanwhile
             self._core.problems.recovered()
         _LOGGER.debug("Redis consumer mode: %d flags in the cache", flags)
@@ -566,22 +577,33 @@ class SplitFactory:
 
         tls = needs_tls(urls, config.proxy_url)
 
+        env_proxy = config.proxy_from_environment
+
         def connect() -> tuple[httpx.AsyncClient, httpx.AsyncClient | None]:
             metadata = sdk_metadata(
                 config.ip_addresses_enabled, config.machine_ip, config.machine_name
             )
             rest = build_client(self._sdk_key, metadata, config.connection_timeout_ms,
-                                config.proxy_url, tls=tls, kerberos=config.kerberos)
-            stream = build_stream_client(self._sdk_key, metadata, config.proxy_url, tls,
-                                         config.kerberos) if config.streaming_enabled else None
+                                config.proxy_url, tls=tls, kerberos=config.kerberos,
+                                env_proxy=env_proxy)
+            stream = build_stream_client(
+                self._sdk_key, metadata, config.proxy_url, tls, config.kerberos, env_proxy,
+            ) if config.streaming_enabled else None
             return rest, stream
+
+        if config.proxy_url is None and env_proxy:
+            proxies = environment_proxies(urls)
+            if proxies:  # followed like requests (the official sync SDK) does: said once
+                _LOGGER.info("Using the proxy from the environment for %s (proxyUrl is not "
+                             "set; proxyFromEnvironment: False ignores it)",
+                             ", ".join(f"{k}: {v}" for k, v in proxies.items()))
 
         if tls or config.kerberos or (config.ip_addresses_enabled and not (
                 config.machine_ip and config.machine_name)):
             rest, self._stream_client = await to_worker_thread(connect)  # disk, DNS
         else:  # nothing to read from disk or resolve: no reason to hop to a thread
             rest, self._stream_client = connect()
-        return SplitAPI(rest, urls)
+        return SplitAPI(rest, urls, limits=config.limits)
 
     async def _start_telemetry(self, tg: TaskGroup) -> None:
         """Telemetry (standalone mode): the actor observes every request of the API, takes the
@@ -674,15 +696,22 @@ class SplitFactory:
             prepare = recorded.prepare_impressions
             send_impressions, send_events = recorded.send_impressions, recorded.send_events
         base, cap = config.sync_retry_base, config.sync_retry_max
+        # Split's API (or Redis) never answered, not once: the final flush does not wait for the
+        # deadline for it
+        give_up: Callable[[], bool] | None = None
+        if redis_sink is not None:
+            give_up = lambda: not self._redis_reached  # noqa: E731
+        elif api is not None:
+            give_up = lambda: not api.answered  # noqa: E731
         return [
             Recorder("impressions", self._impressions, prepare, send_impressions,
                      config.impressions_refresh_rate, config.impressions_bulk_size, on_flush,
                      max_pending=config.impressions_queue_size + config.impressions_bulk_size,
-                     retry_base=base, retry_cap=cap),
+                     retry_base=base, retry_cap=cap, give_up=give_up),
             Recorder("events", self._events, keep, send_events, config.events_push_rate,
                      config.events_bulk_size,
                      max_pending=config.events_queue_size + config.events_bulk_size,
-                     retry_base=base, retry_cap=cap),
+                     retry_base=base, retry_cap=cap, give_up=give_up),
         ]
 
     async def _shutdown(self, tg: TaskGroup) -> None:

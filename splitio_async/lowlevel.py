@@ -21,6 +21,7 @@ from ._version import SDK_WIRE_VERSION
 from .actors.intake import Intake
 from .engine.evaluator import EvaluationData, EvaluationResult, Evaluator
 from .errors import at_boundary as at_boundary
+from .limits import is_finite_number
 from .manager import ManagerCore as ManagerCore
 from .manager import SplitView as SplitView
 from .models import labels
@@ -332,7 +333,7 @@ class EvaluationCore:
                 return None
             if len(self._event_types) < KNOWN_EVENT_TYPES:
                 self._event_types.add(event_type)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        if value is not None and not is_finite_number(value):  # NaN is not JSON: refused
             _VALIDATION_LOGGER.error("track: value must be a number.")
             return None
         valid, cleaned, size = validate_properties(properties, "track")

@@ -1,9 +1,15 @@
-"""Validation of event and impression properties (shared by ``track`` and evaluation options)."""
+"""Validation of event and impression properties (shared by ``track`` and evaluation options).
+
+Numbers must be finite (NaN and infinities are not JSON: one of them would make Split's API
+refuse the whole bulk of events), and values are never formatted in full into a log line (a
+value nested a thousand levels deep cannot even be printed)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from .limits import is_finite_number, safe_repr
 
 LOGGER = logging.getLogger("splitio.client.input_validator")
 
@@ -32,9 +38,16 @@ def validate_properties(
             continue
         if not isinstance(value, str | int | float | bool):
             LOGGER.warning(
-                "%s: Property %s is of invalid type. Setting value to None", source, value
+                "%s: Property %s is of invalid type. Setting value to None", source,
+                safe_repr(value),
             )
             value = None
+        elif not isinstance(value, str | bool) and not is_finite_number(value):
+            LOGGER.error(
+                "%s: Property %s must be a finite number, not %s. Event not queued", source,
+                safe_repr(name), safe_repr(value),
+            )
+            return False, None, size
         if isinstance(value, str):
             size += len(value)
         if size > MAX_PROPERTIES_SIZE:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RedisClusterConfigurationException, SentinelConfigurationException
+from .limits import checked_number, checked_optional, is_finite_number, safe_repr
 from .storage.redis_keys import has_hash_tag
 
 _LOGGER = logging.getLogger("splitio.client.config")
@@ -81,7 +82,7 @@ class RedisSettings:
         if "redisSentinels" in raw:
             sentinels = _sentinels(raw)
         cluster_nodes: tuple[tuple[str, int], ...] = ()
-        prefix = raw.get("redisPrefix") or None
+        prefix = _text(raw, "redisPrefix")
         if "redisClusterNodes" in raw:
             cluster_nodes = _cluster_nodes(raw.get("redisClusterNodes"))
             if sentinels:
@@ -90,43 +91,47 @@ class RedisSettings:
                 )
             if prefix is None:
                 prefix = DEFAULT_CLUSTER_PREFIX
-            elif not has_hash_tag(str(prefix)):
+            elif not has_hash_tag(prefix):
                 raise RedisClusterConfigurationException(
                     "redisPrefix must contain a hash tag such as {SPLITIO} in cluster mode, so "
                     "that every key of the SDK lives in one hash slot (give the Split "
                     "Synchronizer the same prefix)."
                 )
         sampling = raw.get("dataSampling", 1.0)
-        if isinstance(sampling, bool) or not isinstance(sampling, int | float):
-            sampling = 1.0
+        if not is_finite_number(sampling):
+            sampling = checked_number(raw, "dataSampling", 1.0, MIN_SAMPLING, 1.0)
         if sampling < MIN_SAMPLING:
             _LOGGER.warning("dataSampling cannot be less than 0.10, defaulting to minimum")
             sampling = MIN_SAMPLING
-        ttl = raw.get("redisLocalCacheTTL", 5)
+        # every number finite and in range, else logged and the default (never raised later)
+        seconds = {key: checked_optional(raw, key, 0.001, 86400)
+                   for key in ("redisSocketTimeout", "redisSocketConnectTimeout")}
+        max_connections = checked_optional(raw, "redisMaxConnections", 1, 1_000_000)
         return cls(
-            host=str(raw.get("redisHost") or "localhost"),
-            port=int(raw.get("redisPort") or 6379),
-            db=int(raw.get("redisDb") or 0),
+            host=_text(raw, "redisHost") or "localhost",
+            port=int(checked_number(_digits(raw, "redisPort"), "redisPort", 6379, 0, 65535)
+                     or 6379),
+            db=int(checked_number(_digits(raw, "redisDb"), "redisDb", 0, 0, 2**31) or 0),
             username=raw.get("redisUsername"),
             password=raw.get("redisPassword"),
-            prefix=str(prefix) if prefix else None,
-            socket_timeout=raw.get("redisSocketTimeout"),
-            socket_connect_timeout=raw.get("redisSocketConnectTimeout"),
+            prefix=prefix,
+            socket_timeout=seconds["redisSocketTimeout"],
+            socket_connect_timeout=seconds["redisSocketConnectTimeout"],
             socket_keepalive=raw.get("redisSocketKeepalive"),
             socket_keepalive_options=raw.get("redisSocketKeepaliveOptions"),
             connection_pool=raw.get("redisConnectionPool"),
             unix_socket_path=raw.get("redisUnixSocketPath"),
-            encoding=str(raw.get("redisEncoding") or "utf-8"),
-            encoding_errors=str(raw.get("redisEncodingErrors") or "strict"),
+            encoding=_text(raw, "redisEncoding") or "utf-8",
+            encoding_errors=_text(raw, "redisEncodingErrors") or "strict",
             retry_on_timeout=bool(raw.get("redisRetryOnTimeout", False)),
             ssl=bool(raw.get("redisSsl", False)),
             ssl_keyfile=raw.get("redisSslKeyfile"),
             ssl_certfile=raw.get("redisSslCertfile"),
             ssl_cert_reqs=raw.get("redisSslCertReqs"),
             ssl_ca_certs=raw.get("redisSslCaCerts"),
-            max_connections=raw.get("redisMaxConnections"),
+            max_connections=None if max_connections is None else int(max_connections),
             local_cache_enabled=bool(raw.get("redisLocalCacheEnabled", True)),
-            local_cache_ttl=float(ttl) if isinstance(ttl, int | float) and ttl > 0 else 5.0,
+            local_cache_ttl=float(checked_number(raw, "redisLocalCacheTTL", 5.0, 0.001, 86400)),
             sentinels=sentinels,
             master_service=raw.get("redisMasterService"),
             cluster_nodes=cluster_nodes,
@@ -153,7 +158,43 @@ def _sentinels(raw: dict[str, Any]) -> tuple[tuple[str, int], ...]:
         )
     if not raw.get("redisMasterService"):
         raise SentinelConfigurationException("redisMasterService must be specified.")
-    return tuple((str(host), int(port)) for host, port in sentinels)
+    try:
+        return tuple((str(host), _port(port)) for host, port in sentinels)
+    except (TypeError, ValueError):
+        raise SentinelConfigurationException(
+            "Sentinels must respect the tuple structure[(ip, port)]."
+        ) from None
+
+
+def _text(raw: dict[str, Any], key: str) -> str | None:
+    """A text setting; anything but a non-empty string is logged (if given) and unset."""
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    _LOGGER.warning("%s: %s is not a string; ignoring it.", key, safe_repr(value))
+    return None
+
+
+def _digits(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    """``raw`` with ``key`` as an int when it is given as digits (a port from an environment
+    variable), as redis-py accepts it."""
+    value = raw.get(key)
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 12:
+        return {**raw, key: int(value)}
+    return raw
+
+
+def _port(value: Any) -> int:
+    """A TCP port from a config value (an int, or digits in a string); ValueError if not."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    port = int(value) if isinstance(value, int) or (
+        isinstance(value, str) and value.isdigit() and len(value) <= 5) else -1
+    if not 0 < port < 65536:
+        raise ValueError(value)
+    return port
 
 
 def _cluster_nodes(nodes: Any) -> tuple[tuple[str, int], ...]:
@@ -167,5 +208,10 @@ def _cluster_nodes(nodes: Any) -> tuple[tuple[str, int], ...]:
             raise RedisClusterConfigurationException(
                 "redisClusterNodes must be a non-empty list of (host, port) tuples."
             )
-        parsed.append((str(node[0]), int(node[1])))
+        try:
+            parsed.append((str(node[0]), _port(node[1])))
+        except ValueError:
+            raise RedisClusterConfigurationException(
+                f"redisClusterNodes: {node[1]!r} is not a port number."
+            ) from None
     return tuple(parsed)

@@ -179,6 +179,7 @@ def describe(
     intake_sizes: dict[str, int],
     counts: dict[str, int],
     redis: tuple[str, str | None] | None = None,
+    problems: dict[str, str | None] | None = None,
 ) -> FactoryStatus:
     """Assemble ``factory.status()`` from what each actor exposes (plain reads, any thread)."""
     by_name = {recorder.name: recorder for recorder in recorders}
@@ -191,6 +192,9 @@ def describe(
     for name, recorder in by_name.items():
         if recorder.last_problem is not None:
             last_errors[name] = recorder.last_problem
+    for name, problem in (problems or {}).items():  # other parts' current problems
+        if problem is not None:
+            last_errors[name] = problem
     if sdk_key_error is not None:
         last_errors["sdk key"] = sdk_key_error
     sync_mode, sync_reason = _sync_mode(state, ready, destroyed, refresh_files, push,

@@ -35,13 +35,17 @@ def _key_part(value: Any, method: str, name: str) -> str | None:
         )
         return None
     if not isinstance(value, str):
-        if isinstance(value, float) and not math.isfinite(value):
+        try:  # a non-finite float, or an int too long to print (past 4,300 digits)
+            text = str(value) if not isinstance(value, float) or math.isfinite(value) else None
+        except ValueError:
+            text = None
+        if text is None:
             LOGGER.error(
                 "%s: you passed an invalid %s, %s must be a non-empty string.", method, name, name
             )
             return None
-        LOGGER.warning("%s: %s %s is not of type string, converting.", method, name, value)
-        value = str(value)
+        LOGGER.warning("%s: %s %s is not of type string, converting.", method, name, text)
+        value = text
     if not value.strip():
         LOGGER.error(
             "%s: you passed an empty %s, %s must be a non-empty string.", method, name, name

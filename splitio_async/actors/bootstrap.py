@@ -7,6 +7,10 @@ as the API sends them (no localhost sanitizing: a snapshot of live data must eva
 data). With ``cacheFile`` the SDK writes that file itself: after the first live sync and after
 changes, at most every ``WRITE_PERIOD`` seconds, atomically (temporary file + rename), and once
 more at shutdown.
+
+A snapshot is read like any foreign input (``actors.files``: a regular file of at most
+``maxFileBytes``; JSON nested at most ``jsonMaxDepth`` deep): one that cannot be used is logged
+and ignored, whatever is wrong with it, and the SDK starts as if there were none.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +27,16 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
+from .. import bounded_json
 from .._threads import to_worker_thread
+from ..limits import DATA_ERRORS, Limits, describe_data_error
 from ..models.rule_based_segments import parse_rule_based_segment
 from ..models.splits import parse_split
 from ..status import ChangeSubscription
 from ..storage.snapshot import FlagChanges, Snapshot
 from ..storage.state import FactoryState
+from .backoff import ProblemLog
+from .files import read_bounded
 from .flag_syncer import FlagSyncer
 from .messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
 from .segment_syncer import SegmentSyncer
@@ -35,12 +44,13 @@ from .segment_syncer import SegmentSyncer
 _LOGGER = logging.getLogger("splitio.sync.bootstrap")
 
 WRITE_PERIOD = 5.0  # seconds between cache writes while data keeps changing
+_UNUSABLE: tuple[type[BaseException], ...] = (OSError, *DATA_ERRORS)  # a file, its content
 
 
 @dataclass(frozen=True, slots=True)
 class BootstrapData:
     changes: FlagChanges
-    segments: dict[str, tuple[frozenset[str], int]]
+    segments: dict[str, tuple[AbstractSet[str], int]]
 
 
 def _section(document: dict[str, Any], name: str) -> dict[str, Any]:
@@ -48,12 +58,13 @@ def _section(document: dict[str, Any], name: str) -> dict[str, Any]:
     return section if isinstance(section, dict) else {"d": [], "t": -1}
 
 
-def read_bootstrap(path: str) -> BootstrapData | None:
+def read_bootstrap(path: str, limits: Limits | None = None) -> BootstrapData | None:
     """Parse a snapshot file (in a worker thread). None, logged, when it is missing or unusable:
     the SDK then starts as usual."""
+    limits = limits or Limits()
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
+        document = bounded_json.parse(read_bounded(path, limits.max_file_bytes),
+                                      limits.json_max_depth)
         if not isinstance(document, dict):
             raise ValueError("not a JSON object")
         ff, rbs = _section(document, "ff"), _section(document, "rbs")
@@ -61,11 +72,12 @@ def read_bootstrap(path: str) -> BootstrapData | None:
         for raw in ff.get("d") or ():
             try:
                 flags.append(parse_split(raw))
-            except ValueError as exc:
-                _LOGGER.warning("bootstrap %s: a flag was skipped (%s)", path, exc)
+            except DATA_ERRORS as exc:
+                _LOGGER.warning("bootstrap %s: a flag was skipped (%s)", path,
+                                describe_data_error(exc))
         segments_rbs = [parse_rule_based_segment(raw) for raw in rbs.get("d") or ()
                         if isinstance(raw, dict) and isinstance(raw.get("name"), str)]
-        segments: dict[str, tuple[frozenset[str], int]] = {}
+        segments: dict[str, tuple[AbstractSet[str], int]] = {}
         for name, entry in (document.get("segments") or {}).items():
             keys = entry.get("keys") if isinstance(entry, dict) else None
             if isinstance(name, str) and isinstance(keys, list):
@@ -74,8 +86,9 @@ def read_bootstrap(path: str) -> BootstrapData | None:
                                   till if isinstance(till, int) else -1)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        _LOGGER.error("bootstrap file %r cannot be used (%s); starting without it", path, exc)
+    except _UNUSABLE as exc:
+        _LOGGER.error("bootstrap file %r cannot be used (%s); starting without it", path,
+                      describe_data_error(exc, limits.json_max_depth))
         return None
     return BootstrapData(
         FlagChanges(flags=tuple(flags), rule_based_segments=tuple(segments_rbs),
@@ -144,6 +157,7 @@ async def bootstrap(
     flags: FlagSyncer,
     segments: SegmentSyncer,
     seed: Snapshot | None = None,
+    limits: Limits | None = None,
 ) -> str | None:
     """Serve from the first usable snapshot in ``paths`` at once: the factory is ready now, and
     the first live fetch of each kind replaces the bootstrap data whole. Returns the path used.
@@ -154,7 +168,7 @@ async def bootstrap(
     used: str | None = "preforked master" if seed is not None else None
     for path in paths if data is None else ():
         if path:
-            data = await to_worker_thread(read_bootstrap, path)
+            data = await to_worker_thread(read_bootstrap, path, limits)
             if data is not None:
                 used = path
                 break
@@ -186,6 +200,7 @@ class CacheWriter:
         self._path = path
         self._changes = changes
         self._dirty = True
+        self._problems = ProblemLog(_LOGGER)
         self.writes = 0
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -211,8 +226,10 @@ class CacheWriter:
         document = snapshot_document(self._state.snapshot)
         try:
             await to_worker_thread(write_cache, self._path, document)
-        except OSError as exc:
+        except _UNUSABLE as exc:  # never the end of the factory
             self._dirty = True
-            _LOGGER.warning("cache file %r could not be written (%s)", self._path, exc)
+            self._problems.problem(f"cache file {self._path!r} could not be written "
+                                   f"({describe_data_error(exc)})")
             return
+        self._problems.recovered("cache file")
         self.writes += 1

@@ -3,7 +3,13 @@
 Files are read and compiled in a worker thread (never on the event loop) and the result goes to
 the storage actor like any other source's changes. The first load happens before the factory is
 handed to the user, so a malformed file is an error at ``get_factory`` naming the file; a later bad
-reload keeps the last good data and is logged once per distinct problem.
+reload keeps the last good data, is logged once per distinct problem and shows in ``status()``
+(``last_errors["localhost"]``) until a reload succeeds.
+
+Files are read within bounds (``actors.files``: regular files only, at most ``maxFileBytes``) and
+every data error of a parser (nesting past ``jsonMaxDepth`` or the recursion limit, integers past
+Python's digit limit, YAML aliases expanding past ``yamlMaxNodes``) is a ``LocalhostFileError``
+naming the file: never the end of this actor, nor of the factory.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 import anyio
@@ -20,6 +26,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from .._threads import to_worker_thread
 from ..errors import LocalhostFileError
+from ..limits import DATA_ERRORS, Limits, describe_data_error
 from ..localhost import (
     detect_format,
     parse_legacy,
@@ -31,6 +38,8 @@ from ..models.rule_based_segments import RuleBasedSegment, parse_rule_based_segm
 from ..models.splits import Split, parse_split
 from ..storage.snapshot import FlagChanges, Snapshot
 from ..storage.state import FactoryState
+from .backoff import ProblemLog
+from .files import read_bounded
 from .messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
 
 _LOGGER = logging.getLogger("splitio.sync.localhost")
@@ -42,18 +51,28 @@ class _Seen:
 
     flags: str | None = None
     segments: dict[str, str] = field(default_factory=dict)
-    last_error: str | None = None
+    refused: tuple[str, str] | None = None  # digest and problem of a flag file that failed
 
 
-def _read(path: str) -> tuple[str, str]:
+class UnusableFile(LocalhostFileError):
+    """A flag file whose content cannot be used; ``digest`` identifies that content, so an
+    unchanged bad file is not parsed again at every refresh (a YAML file nested a thousand
+    levels deep costs PyYAML a second of CPU before it gives up)."""
+
+    def __init__(self, path: str, problem: str, digest: str) -> None:
+        super().__init__(path, problem)
+        self.digest = digest
+
+
+def _read(path: str, limits: Limits) -> tuple[str, str]:
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        data = read_bounded(path, limits.max_file_bytes)
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise LocalhostFileError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise LocalhostFileError(path, f"cannot be read ({exc})") from None
-    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return text, hashlib.sha256(data).hexdigest()
 
 
 def _compile(raws: list[dict[str, object]], source: str) -> tuple[Split, ...]:
@@ -61,8 +80,9 @@ def _compile(raws: list[dict[str, object]], source: str) -> tuple[Split, ...]:
     for raw in raws:
         try:
             flags.append(parse_split(raw))
-        except ValueError as exc:
-            _LOGGER.error("localhost file %r: a feature flag was skipped (%s)", source, exc)
+        except DATA_ERRORS as exc:
+            _LOGGER.error("localhost file %r: a feature flag was skipped (%s)", source,
+                          describe_data_error(exc))
     return tuple(flags)
 
 
@@ -71,27 +91,48 @@ def _compile_rbs(raws: list[dict[str, object]], source: str) -> tuple[RuleBasedS
     for raw in raws:
         try:
             segments.append(parse_rule_based_segment(raw))
-        except (ValueError, KeyError, TypeError) as exc:
-            _LOGGER.error("localhost file %r: a rule-based segment was skipped (%s)", source, exc)
+        except DATA_ERRORS as exc:
+            _LOGGER.error("localhost file %r: a rule-based segment was skipped (%s)", source,
+                          describe_data_error(exc))
     return tuple(segments)
 
 
-def load_flags(path: str, previous_digest: str | None) -> tuple[FlagChanges | None, str]:
-    """Read and compile the flag file; None when its content has not changed. Runs in a thread."""
-    text, digest = _read(path)
+def load_flags(
+    path: str, previous_digest: str | None, limits: Limits | None = None,
+    refused: tuple[str, str] | None = None,
+) -> tuple[FlagChanges | None, str]:
+    """Read and compile the flag file; None when its content has not changed. Runs in a thread.
+    Every problem is a ``LocalhostFileError`` naming the file (``UnusableFile`` for its
+    content; ``refused``, the digest and problem of content that failed before, is not parsed
+    again)."""
+    limits = limits or Limits()
+    text, digest = _read(path, limits)
     if digest == previous_digest:
         return None, digest
+    if refused is not None and refused[0] == digest:
+        raise UnusableFile(path, refused[1], digest)
+    try:
+        return _parse_flags(path, text, limits), digest
+    except LocalhostFileError as exc:
+        raise UnusableFile(path, exc.problem, digest) from None
+    except DATA_ERRORS as exc:
+        raise UnusableFile(path, describe_data_error(exc, limits.json_max_depth), digest) \
+            from None
+
+
+def _parse_flags(path: str, text: str, limits: Limits) -> FlagChanges:
     kind = detect_format(path)
     if kind == "json":
-        document = parse_split_changes(text, path)
+        document = parse_split_changes(text, path, limits.json_max_depth)
         return FlagChanges(
             flags=_compile(document.flags, path),
             rule_based_segments=_compile_rbs(document.rbs, path),
             flags_till=document.flags_till,
             rule_based_segments_till=document.rbs_till,
-        ), digest
-    raws = parse_yaml(text, path) if kind == "yaml" else parse_legacy(text, path)
-    return FlagChanges(flags=_compile(raws, path), flags_till=0, replace_flags=True), digest
+        )
+    raws = (parse_yaml(text, path, limits.yaml_max_nodes, limits.json_max_depth)
+            if kind == "yaml" else parse_legacy(text, path))
+    return FlagChanges(flags=_compile(raws, path), flags_till=0, replace_flags=True)
 
 
 def _stale(held: int, till: int | None) -> bool:
@@ -154,11 +195,20 @@ def _log_older(
             )
 
 
-def load_segment(directory: str, name: str) -> tuple[str, list[str], list[str], int, str]:
+def load_segment(
+    directory: str, name: str, limits: Limits | None = None
+) -> tuple[str, list[str], list[str], int, str]:
     """Read one ``<name>.json`` segment file. Runs in a thread."""
+    limits = limits or Limits()
     path = os.path.join(directory, f"{name}.json")
-    text, digest = _read(path)
-    segment = parse_segment(text, path)
+    text, digest = _read(path, limits)
+    try:
+        segment = parse_segment(text, path, limits.json_max_depth)
+    except LocalhostFileError:
+        raise
+    except DATA_ERRORS as exc:
+        raise LocalhostFileError(path, describe_data_error(exc, limits.json_max_depth)) \
+            from None
     return path, segment.added, segment.removed, segment.till, digest
 
 
@@ -172,6 +222,7 @@ class LocalhostSource:
         refresh: bool,
         flags_period: float,
         segments_period: float,
+        limits: Limits | None = None,
     ) -> None:
         self._state = state
         self._outbox = outbox
@@ -182,12 +233,20 @@ class LocalhostSource:
         self._segments_period = segments_period
         self._json = detect_format(split_file) == "json"
         self._seen = _Seen()
+        self._limits = limits or Limits()
+        self._flag_problems = ProblemLog(_LOGGER)
+        self._segment_problems = ProblemLog(_LOGGER)
+
+    @property
+    def last_problem(self) -> str | None:
+        """The last reload problem, until a reload succeeds (``status().last_errors``)."""
+        return self._flag_problems.current or self._segment_problems.current
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Load everything once (errors propagate to the factory), then refresh if enabled."""
         async with self._outbox:
             await self._load_flags()
-            await self._load_segments(only_new=True)
+            await self._load_segments(True, self._flag_problems)
             ready = anyio.Event()
             await self._outbox.send(MarkReady(ready))
             await ready.wait()
@@ -195,20 +254,38 @@ class LocalhostSource:
             if not self._refresh:
                 await anyio.sleep_forever()
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._every, self._flags_period, self._refresh_flags)
+                tg.start_soon(self._every, self._flags_period, self._refresh_flags,
+                              self._flag_problems)
                 if self._json:
-                    tg.start_soon(self._every, self._segments_period, self._refresh_segments)
+                    tg.start_soon(self._every, self._segments_period, self._refresh_segments,
+                                  self._segment_problems)
 
-    async def _every(self, period: float, step: object) -> None:
+    async def _every(
+        self, period: float, step: Callable[[ProblemLog], Awaitable[bool]], problems: ProblemLog
+    ) -> None:
+        """Reload every ``period``; a problem keeps the last good data (never ends the loop)."""
         while True:
             await anyio.sleep(period)
-            await step()  # type: ignore[operator]
+            try:
+                ok = await step(problems)
+            except Exception as exc:  # a bug: logged (traceback once), the data stays served
+                problems.problem(
+                    f"localhost reload failed unexpectedly ({exc!r}); keeping the last good data",
+                    logging.ERROR, exc_info=exc,
+                )
+                continue
+            if ok:
+                problems.recovered("localhost files")
 
     async def _load_flags(self) -> None:
-        changes, digest = await to_worker_thread(
-            load_flags, self._split_file, self._seen.flags
-        )
-        self._seen.flags = digest
+        try:
+            changes, digest = await to_worker_thread(
+                load_flags, self._split_file, self._seen.flags, self._limits, self._seen.refused
+            )
+        except UnusableFile as exc:
+            self._seen.refused = (exc.digest, exc.problem)
+            raise
+        self._seen.flags, self._seen.refused = digest, None
         if changes is None:
             return
         if self._json:
@@ -219,19 +296,24 @@ class LocalhostSource:
         await self._outbox.send(ApplyFlags(changes, applied))
         await applied.wait()
 
-    async def _load_segments(self, only_new: bool) -> None:
+    async def _load_segments(self, only_new: bool, problems: ProblemLog) -> bool:
+        """Load the referenced segments; False when one could not be (logged, skipped)."""
         if not self._json:
-            return
+            return True
+        ok = True
         snapshot = self._state.snapshot
         for name in sorted(snapshot.referenced_segments()):
             if only_new and name in snapshot.segments:
                 continue
             try:
                 _, added, removed, till, digest = await to_worker_thread(
-                    load_segment, self._segment_directory, name
+                    load_segment, self._segment_directory, name, self._limits
                 )
             except LocalhostFileError as exc:
-                self._log_once(f"Could not fetch segment: {name} {exc.problem} ({exc.path})")
+                problems.problem(
+                    f"Could not fetch segment: {name} {exc.problem} ({exc.path})", logging.ERROR
+                )
+                ok = False
                 continue
             if self._seen.segments.get(name) == digest:
                 continue
@@ -244,20 +326,15 @@ class LocalhostSource:
                 ApplySegment(name, frozenset(added), frozenset(removed), till, applied=applied)
             )
             await applied.wait()
+        return ok
 
-    async def _refresh_flags(self) -> None:
+    async def _refresh_flags(self, problems: ProblemLog) -> bool:
         try:
             await self._load_flags()
-            await self._load_segments(only_new=True)
         except LocalhostFileError as exc:
-            self._log_once(f"{exc}; keeping the last good data")
-            return
-        self._seen.last_error = None
+            problems.problem(f"{exc}; keeping the last good data", logging.ERROR)
+            return False
+        return await self._load_segments(True, problems)
 
-    async def _refresh_segments(self) -> None:
-        await self._load_segments(only_new=False)
-
-    def _log_once(self, problem: str) -> None:
-        if problem != self._seen.last_error:
-            self._seen.last_error = problem
-            _LOGGER.error("%s", problem)
+    async def _refresh_segments(self, problems: ProblemLog) -> bool:
+        return await self._load_segments(False, problems)

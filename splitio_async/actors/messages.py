@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import anyio
@@ -19,7 +20,7 @@ class ApplyFlags:
 @dataclass(frozen=True, slots=True)
 class ApplySegment:
     name: str
-    added: frozenset[str]
+    added: AbstractSet[str]  # a frozenset, or a segment's members handed over whole
     removed: frozenset[str]
     till: int
     replace: bool = False

@@ -6,6 +6,13 @@ occupancy or control messages may pause it (polling starts) or disable it for go
 errors and dropped connections reconnect with backoff (polling meanwhile), and the token is
 renewed ten minutes before it expires. Update notifications go to the push worker; a kill is
 applied locally at once, before the follow-up fetch.
+
+A stream that breaks a limit (a line, an event or a message too large, see ``transport.sse``)
+is not trusted again at once: after it the reconnect backoff is only reset, and the problem only
+cleared from ``status()``, once a new connection has stayed up for a keepalive window (at most
+``STABLE_AFTER``), so a server that misbehaves right after each connect is retried less and less
+often and logged once, not once per reconnect. Malformed messages are logged at most once a
+minute per kind, with a count of those left out.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream
 from httpx_sse import ServerSentEvent
 
+from ..limits import Limits
 from ..models import telemetry
 from ..models.notifications import (
     AblyError,
@@ -35,7 +43,7 @@ from ..transport.auth import PushDisabled, Token, authenticate
 from ..transport.errors import APIError
 from ..transport.http import SplitAPI
 from ..transport.sse import StreamError, open_stream, stream_url
-from .backoff import Backoff, ProblemLog
+from .backoff import Backoff, ProblemLog, ThrottledLog
 from .messages import KillFlag, StorageMessage
 from .push_status import PushStatus, StatusTracker
 from .push_worker import Update
@@ -44,6 +52,7 @@ from .synchronizer import Synchronizer
 _LOGGER = logging.getLogger("splitio.push.manager")
 
 _STATUS_CODES = {PushStatus.UP: 0, PushStatus.OFF: 1, PushStatus.DOWN: 2}  # STREAMING_STATUS
+STABLE_AFTER = 30.0  # seconds up after which a stream that broke a limit is trusted again
 
 
 class PushTelemetry(Protocol):
@@ -72,6 +81,7 @@ class PushSupervisor:
         reconnect_base: float = 1.0,
         reconnect_cap: float = 1800.0,
         keepalive_timeout: float = 70.0,
+        limits: Limits | None = None,
     ) -> None:
         self._api = api
         self._client = stream_client
@@ -79,7 +89,10 @@ class PushSupervisor:
         self._updates = updates
         self._backoff = Backoff(reconnect_base, reconnect_cap)
         self._keepalive = keepalive_timeout
+        self._limits = limits or Limits()
         self._problems = ProblemLog(_LOGGER)
+        self._throttled = ThrottledLog(_LOGGER)
+        self._suspect = False  # the last connection broke a limit: not trusted until stable
         self._tg: TaskGroup | None = None
         self._sync: Synchronizer | None = None
         self._polling: anyio.CancelScope | None = None
@@ -163,7 +176,7 @@ class PushSupervisor:
             url = stream_url(self._api.streaming_url, token.jwt, token.channels)
             try:
                 async with (
-                    open_stream(self._client, url, self._keepalive) as source,
+                    open_stream(self._client, url, self._keepalive, self._limits) as source,
                     aclosing(source.aiter_sse()) as events,  # closed however the loop ends
                 ):
                     self.connections += 1
@@ -175,6 +188,8 @@ class PushSupervisor:
                             first = False
                             self._event(telemetry.CONNECTION_ESTABLISHED, 0)
                             self._came_up()
+                            if self._suspect:
+                                connection.start_soon(self._trust_when_stable)
                         try:
                             result = await self._handle(event, tracker)
                         except Exception as exc:  # re-raised below, once the stream is closed
@@ -192,29 +207,45 @@ class PushSupervisor:
                         self._problems.problem("Streaming connection closed by the server")
             except StreamError as exc:
                 self._event(telemetry.SSE_CONNECTION_ERROR, 1)
-                self._problems.problem(f"Streaming connection failed: {exc}")
+                if exc.limit:
+                    self._suspect = True
+                    self._problems.problem(f"Streaming connection cut: {exc}; reconnecting "
+                                           "(raise the limit if this data is legitimate)")
+                else:
+                    self._problems.problem(f"Streaming connection failed: {exc}")
             connection.cancel_scope.cancel()
         if crashed is not None:
             raise crashed
         return outcome
 
+    async def _trust_when_stable(self) -> None:
+        """The connection that followed a limit breach has held: trust the stream again."""
+        await anyio.sleep(min(STABLE_AFTER, self._keepalive))
+        self._suspect = False
+        self._backoff.reset()
+        self._problems.recovered("streaming")
+
     async def _handle(self, event: ServerSentEvent, tracker: StatusTracker) -> Outcome | None:
+        depth = self._limits.json_max_depth
         if event.event == "error":
             try:
-                error = parse_error(event.data)
+                error = parse_error(event.data, depth)
             except NotificationError as exc:
-                _LOGGER.warning("Unreadable streaming error event (%s): reconnecting", exc)
+                self._throttled.log(logging.WARNING, "error event",
+                                    "Unreadable streaming error event (%s): reconnecting", exc)
                 return Outcome.RETRY
             return self._on_ably_error(error)
         if event.event not in ("message", ""):
-            _LOGGER.info("Ignoring streaming event of unknown type %r", event.event)
+            self._throttled.log(logging.INFO, "event type",
+                                "Ignoring streaming event of unknown type %r", event.event[:50])
             return None
         if not event.data:
             return None  # keepalive artefacts
         try:
-            notification = parse_message(event.data)
+            notification = parse_message(event.data, depth)
         except NotificationError as exc:
-            _LOGGER.warning("Ignoring a streaming message: %s", exc)
+            self._throttled.log(logging.WARNING, "message",
+                                "Ignoring a streaming message: %s", exc)
             return None
         if isinstance(notification, Occupancy | Control):
             if isinstance(notification, Occupancy):
@@ -241,7 +272,8 @@ class PushSupervisor:
         try:
             self._updates.send_nowait(notification)
         except anyio.WouldBlock:
-            _LOGGER.warning("Too many pending streaming updates: running a full sync instead")
+            self._throttled.log(logging.WARNING, "backlog", "Too many pending streaming "
+                                "updates: running a full sync instead")
             self._sync_all_soon()
         return None
 
@@ -258,9 +290,11 @@ class PushSupervisor:
     # ------------------------------------------------------------------ polling switch
 
     def _came_up(self) -> None:
-        """Streaming works: stop polling, close any gap with a full sync, reset the backoff."""
-        self._backoff.reset()
-        self._problems.recovered("streaming")
+        """Streaming works: stop polling, close any gap with a full sync, reset the backoff
+        (after a limit breach: only once the connection proves stable)."""
+        if not self._suspect:
+            self._backoff.reset()
+            self._problems.recovered("streaming")
         self.streaming = True
         self._event(telemetry.SYNC_MODE_UPDATE, 0)
         if self._polling is not None:

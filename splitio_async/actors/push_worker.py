@@ -2,7 +2,12 @@
 change number, otherwise a fetch up to the notified change number (spec streaming.md §4, with
 the recommended fixes S1, S3 and S4: new segments are fetched without a ``till``, each kind of
 notification fetches up to its own change number, and a payload that cannot be applied falls
-back to a fetch)."""
+back to a fetch).
+
+Payloads are unpacked within ``streamingMaxPayloadBytes`` and decoded in slices; what cannot be
+used (too large, malformed, nested too deeply) is logged at most once a minute per kind and the
+update is fetched instead. Failed fetches and refused payloads show in ``status()`` (``problems``)
+until an update is applied again."""
 
 from __future__ import annotations
 
@@ -13,19 +18,25 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .. import bounded_json
+from ..limits import DATA_ERRORS, Limits, describe_data_error
 from ..models.notifications import (
     FlagKill,
     FlagUpdate,
     NotificationError,
+    PayloadTooLarge,
     RuleBasedSegmentUpdate,
     SegmentUpdate,
-    decode_payload,
+    decode_payload_json,
+    unpack_payload,
 )
 from ..models.rule_based_segments import parse_rule_based_segment
 from ..models.splits import parse_split
 from ..storage.snapshot import FlagChanges
 from ..storage.state import FactoryState
+from ..transport.bounded import drive
 from ..transport.errors import APIError
+from .backoff import ProblemLog, ThrottledLog
 from .flag_syncer import FlagSyncer
 from .messages import ApplyFlags, StorageMessage
 from .segment_syncer import SegmentSyncer
@@ -44,14 +55,25 @@ class PushWorker:
         flags: FlagSyncer,
         segments: SegmentSyncer,
         inbox: MemoryObjectReceiveStream[Update],
+        limits: Limits | None = None,
     ) -> None:
         self._state = state
         self._outbox = outbox
         self._flags = flags
         self._segments = segments
         self._inbox = inbox
+        self._limits = limits or Limits()
+        self._problems = ProblemLog(_LOGGER)  # fetches: recovered by the next handled update
+        self._refusals = ProblemLog(_LOGGER)  # payloads: recovered when one is applied again
+        self._throttled = ThrottledLog(_LOGGER)
         self.instant_updates = 0
         self.on_instant_update: Callable[[str], None] | None = None  # telemetry ("sp"/"rbs")
+
+    @property
+    def last_problem(self) -> str | None:
+        """The last problem with streamed updates (a refused payload, a failed fetch) that
+        has not been recovered from."""
+        return self._refusals.current or self._problems.current
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -60,9 +82,11 @@ class PushWorker:
                 try:
                     await self._handle(update)
                 except APIError as exc:
-                    _LOGGER.warning("Fetching after a %s failed: %s", type(update).__name__, exc)
+                    self._problems.problem(f"Fetching after a streamed update failed: {exc}")
                 except Exception:  # a bug must not stop streaming updates for good
-                    _LOGGER.exception("Exception handling %s", update)
+                    _LOGGER.exception("Exception handling %s", type(update).__name__)
+                else:
+                    self._problems.recovered("streamed updates")
 
     async def _handle(self, update: Update) -> None:
         if isinstance(update, SegmentUpdate):
@@ -82,10 +106,13 @@ class PushWorker:
         if (update.compression is None or update.payload is None
                 or update.previous_change_number != snapshot.flags_change_number):
             return False
+        raw = await self._payload(update.payload, update.compression)
+        if raw is None:
+            return False
         try:
-            split = parse_split(decode_payload(update.payload, update.compression))
-        except (NotificationError, ValueError) as exc:
-            _LOGGER.warning("Instant update not applicable (%s); fetching instead", exc)
+            split = parse_split(raw)
+        except DATA_ERRORS as exc:
+            self._not_applicable(describe_data_error(exc))
             return False
         async with self._flags.busy:  # no fetch in flight: its older answer cannot undo this
             if update.previous_change_number != self._state.snapshot.flags_change_number:
@@ -100,12 +127,13 @@ class PushWorker:
         if (update.compression is None or update.payload is None
                 or update.previous_change_number != snapshot.rule_based_segments_change_number):
             return False
+        raw = await self._payload(update.payload, update.compression)
+        if raw is None:
+            return False
         try:
-            segment = parse_rule_based_segment(
-                decode_payload(update.payload, update.compression)
-            )
-        except (NotificationError, ValueError, KeyError, TypeError) as exc:
-            _LOGGER.warning("Instant update not applicable (%s); fetching instead", exc)
+            segment = parse_rule_based_segment(raw)
+        except DATA_ERRORS as exc:
+            self._not_applicable(describe_data_error(exc))
             return False
         async with self._flags.busy:  # as for flags: not undone by a fetch in flight
             if (update.previous_change_number
@@ -116,10 +144,30 @@ class PushWorker:
             ), "rbs")
         return True
 
+    async def _payload(self, payload: str, compression: int) -> dict[str, object] | None:
+        """The payload's JSON object, or None (logged) when it cannot be used."""
+        limits = self._limits
+        try:
+            raw = unpack_payload(payload, compression, limits.streaming_max_payload_bytes)
+            value = await drive(bounded_json.parse_steps(raw, limits.json_max_depth))
+            return decode_payload_json(value, limits.json_max_depth)
+        except PayloadTooLarge as exc:  # a constant text: logged once until an update applies
+            self._refusals.problem(f"Instant update refused: {exc}; fetching instead")
+        except NotificationError as exc:
+            self._not_applicable(str(exc))
+        except DATA_ERRORS as exc:
+            self._not_applicable(describe_data_error(exc, limits.json_max_depth))
+        return None
+
+    def _not_applicable(self, problem: str) -> None:
+        self._throttled.log(logging.WARNING, "payload",
+                            "Instant update not applicable (%s); fetching instead", problem)
+
     async def _apply(self, changes: FlagChanges, kind: str = "sp") -> None:
         applied = anyio.Event()
         await self._outbox.send(ApplyFlags(changes, applied))
         await applied.wait()
+        self._refusals.recovered("instant updates")
         self.instant_updates += 1
         if self.on_instant_update is not None:
             self.on_instant_update(kind)

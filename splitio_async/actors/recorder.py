@@ -5,6 +5,13 @@ they go, and what else is flushed alongside, like impression counts) is passed i
 dropped silently: a failed bulk is kept and retried with backoff (what was accepted is never sent
 again), what a full buffer refuses is counted, and what is still undelivered when the shutdown
 deadline cancels the final flush is counted and logged.
+
+A bulk the service *refuses* (a 4xx other than 401, 403, 408 and 429, or one that cannot even
+be encoded) is not retried as a whole: one bad record must not hold back thousands of good
+ones. It is split in halves, each sent on its own, down to the single records that are refused;
+those are dropped (counted in ``dropped`` and logged), the others delivered. A factory whose
+service never answered at all (``give_up``) does not retry its final flush until the deadline:
+what is left is counted as lost at once.
 """
 
 from __future__ import annotations
@@ -27,6 +34,16 @@ Raw = TypeVar("Raw")
 Item = TypeVar("Item")
 
 FINAL_RETRY_CAP = 1.0  # during the final flush, retry at least every second until the deadline
+_RETRYABLE_4XX = (401, 403, 408, 429)  # the key, a timeout, a rate limit: not the records
+
+
+def refused(exc: BaseException) -> bool:
+    """The service refused the records themselves (or they cannot be encoded): retrying the
+    same bulk can never succeed."""
+    if isinstance(exc, ValueError | TypeError):
+        return True
+    status = getattr(exc, "status", None)
+    return isinstance(status, int) and 400 <= status < 500 and status not in _RETRYABLE_4XX
 
 
 class Recorder(Generic[Raw, Item]):
@@ -46,6 +63,7 @@ class Recorder(Generic[Raw, Item]):
         max_pending: int | None = None,
         retry_base: float = 1.0,
         retry_cap: float = 30.0,
+        give_up: Callable[[], bool] | None = None,
     ) -> None:
         self.name = name
         self._intake = intake
@@ -60,8 +78,10 @@ class Recorder(Generic[Raw, Item]):
         self._problems = ProblemLog(_LOGGER)
         self._stopping = False
         self._waker: Waker | None = None
+        self._give_up = give_up
+        self._resolved = 0  # records of the bulk in flight delivered or dropped so far
         self.delivered = 0
-        self.dropped = 0  # refused because undelivered records already filled the bound
+        self.dropped = 0  # refused by the service, or because undelivered ones filled the bound
         self.lost = 0  # still undelivered when the shutdown deadline passed
 
     @property
@@ -106,8 +126,11 @@ class Recorder(Generic[Raw, Item]):
                 )
 
     async def _final_flush(self) -> None:
-        """Retry until everything is delivered; the factory's shutdown deadline cancels us."""
-        while not await self._flush(final=True):  # noqa: ASYNC110 - ended by the deadline
+        """Retry until everything is delivered; the factory's shutdown deadline cancels us
+        (or, at once, a service that never answered: nothing suggests it will now)."""
+        while not await self._flush(final=True):
+            if self._give_up is not None and self._give_up():
+                return
             await anyio.sleep(min(self._backoff.next(), FINAL_RETRY_CAP))
 
     async def _flush(self, final: bool) -> bool:
@@ -116,14 +139,15 @@ class Recorder(Generic[Raw, Item]):
         ok = True
         while self._pending:
             bulk = self._pending[: self._bulk_size]
+            self._resolved = 0
             try:
-                await self._send(bulk)
+                await self._send_isolating(bulk)
             except Exception as exc:
+                del self._pending[: self._resolved]
                 self._problems.problem(f"{self.name}: sending failed ({exc}); will retry")
                 ok = False
                 break
             del self._pending[: len(bulk)]
-            self.delivered += len(bulk)
             self._take_intake()
         if self._on_flush is not None:
             try:
@@ -135,6 +159,30 @@ class Recorder(Generic[Raw, Item]):
             self._backoff.reset()
             self._problems.recovered(self.name)
         return ok
+
+    async def _send_isolating(self, bulk: list[Item]) -> None:
+        """Send ``bulk``; if the service refuses it, send halves, down to the single records
+        it refuses, which are dropped. ``_resolved`` counts the leading records done with
+        (delivered or dropped), so a failure midway keeps exactly the others pending."""
+        try:
+            await self._send(bulk)
+        except Exception as exc:
+            if not refused(exc):
+                raise
+            if len(bulk) == 1:
+                self.dropped += 1
+                self._resolved += 1
+                self._problems.problem(
+                    f"{self.name}: the service refused records ({exc}); they were dropped "
+                    "(the others were delivered)", logging.ERROR,
+                )
+                return
+            half = len(bulk) // 2
+            await self._send_isolating(bulk[:half])
+            await self._send_isolating(bulk[half:])
+            return
+        self.delivered += len(bulk)
+        self._resolved += len(bulk)
 
     def _take_intake(self) -> None:
         """Move what the hot path queued into the pending list, within its bound."""

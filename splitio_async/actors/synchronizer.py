@@ -16,6 +16,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
+from ..limits import DATA_ERRORS, describe_data_error
 from ..storage.state import FactoryState
 from ..transport.errors import APIError, AuthError, URITooLongError
 from .backoff import Backoff, ProblemLog
@@ -121,9 +122,16 @@ class Synchronizer:
                 )
                 await anyio.sleep(backoff.next())
                 continue
+            except DATA_ERRORS as exc:  # unusable data: like malformed JSON, not a bug
+                problems.problem(
+                    "Exception caught when trying to sync all data: unusable data "
+                    f"({describe_data_error(exc)})", logging.ERROR,
+                )
+                await anyio.sleep(backoff.next())
+                continue
             except Exception as exc:  # a bug must not leave the SDK never ready, silently
-                _LOGGER.exception("Unexpected error during a full sync; retrying")
-                problems.problem(f"Unexpected error during a full sync: {exc!r}", logging.ERROR)
+                problems.problem(f"Unexpected error during a full sync; retrying: {exc!r}",
+                                 logging.ERROR, exc_info=exc)
                 await anyio.sleep(backoff.next())
                 continue
             problems.recovered("initial sync")
@@ -152,8 +160,13 @@ class Synchronizer:
                 problems.problem(f"{what}: fetch failed: {exc}")
                 wait = min(period, backoff.next())  # retry sooner than a long period, with backoff
                 continue
-            except Exception:  # a bug must not end syncing silently
-                _LOGGER.exception("%s: unexpected error; retrying next period", what)
+            except DATA_ERRORS as exc:  # unusable data: like malformed JSON, not a bug
+                problems.problem(f"{what}: unusable data ({describe_data_error(exc)})")
+                wait = min(period, backoff.next())
+                continue
+            except Exception as exc:  # a bug must not end syncing silently
+                problems.problem(f"{what}: unexpected error; retrying next period: {exc!r}",
+                                 logging.ERROR, exc_info=exc)
                 wait = period
                 continue
             backoff.reset()

@@ -11,12 +11,13 @@ text) raise ``LocalhostFileError``; the inputs are never mutated.
 from __future__ import annotations
 
 import copy
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from splitio_async import bounded_json
 from splitio_async.errors import LocalhostFileError
+from splitio_async.limits import Limits
 from splitio_async.localhost._common import LOGGER
 from splitio_async.localhost._flag_sets import validate_flag_sets
 
@@ -274,20 +275,25 @@ def sanitize_segment(doc: Any, source: str) -> SegmentFile:
     return SegmentFile(name, added, removed, since, till)
 
 
-def _decode(text: str, source: str) -> Any:
+_MAX_DEPTH = Limits().json_max_depth
+
+
+def _decode(text: str, source: str, max_depth: int) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return bounded_json.parse(text, max_depth)
+    except bounded_json.MalformedJSON as exc:
         raise LocalhostFileError(
             source, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from exc
+        ) from None
+    except ValueError as exc:  # past jsonMaxDepth, NaN, an integer of 5,000 digits...
+        raise LocalhostFileError(source, f"invalid JSON: {exc}") from None
 
 
-def parse_split_changes(text: str, source: str) -> SplitChangesFile:
+def parse_split_changes(text: str, source: str, max_depth: int = _MAX_DEPTH) -> SplitChangesFile:
     """Decode and sanitize the text of a localhost JSON flag file."""
-    return sanitize_split_changes(_decode(text, source), source)
+    return sanitize_split_changes(_decode(text, source, max_depth), source)
 
 
-def parse_segment(text: str, source: str) -> SegmentFile:
+def parse_segment(text: str, source: str, max_depth: int = _MAX_DEPTH) -> SegmentFile:
     """Decode and sanitize the text of a localhost segment file."""
-    return sanitize_segment(_decode(text, source), source)
+    return sanitize_segment(_decode(text, source, max_depth), source)

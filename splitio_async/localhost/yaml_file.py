@@ -4,6 +4,12 @@ Unlike the legacy format, a bad YAML file is refused as a whole (the official SD
 factory too): half of a targeting file is worse than a clear error at start-up. Checks that the
 official SDK lacks are added where it would otherwise load nonsense silently, e.g. ``treatment: on``
 unquoted, which YAML reads as the boolean ``True``.
+
+Aliases are counted before anything is built: a YAML document can name a node once and repeat
+it by alias, so a few kilobytes can stand for billions of entries once every flag's keys are
+listed ("billion laughs"). The composed node graph is measured with aliases expanded, and past
+``max_nodes`` (``yamlMaxNodes``) the file is refused; a cycle of aliases is refused too, and so
+is nesting past ``max_depth`` (``jsonMaxDepth``).
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from typing import Any
 
 import yaml
 
+from splitio_async import bounded_json
 from splitio_async.errors import LocalhostFileError
+from splitio_async.limits import LimitExceeded, Limits
 from splitio_async.localhost._common import (
     all_keys_condition,
     synthesized_flag,
@@ -24,9 +32,67 @@ _BOOLEAN_HINT = (
 )
 
 
-def _load(text: str, source: str) -> Any:
+_DEFAULTS = Limits()
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [item for pair in node.value for item in pair]
+    return []
+
+
+def _check_expansion(root: yaml.Node, max_nodes: int, max_depth: int) -> None:
+    """Refuse a node graph whose aliases expand past ``max_nodes`` nodes, that loops, or that
+    nests past ``max_depth``. Iterative, and each distinct node is visited once."""
+    sizes: dict[int, int] = {}
+    started: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        if done:
+            sizes[key] = total = 1 + sum(sizes[id(child)] for child in _children(node))
+            started.discard(key)
+            if total > max_nodes:
+                raise LimitExceeded("the document, aliases expanded,", "yamlMaxNodes",
+                                    max_nodes, "nodes")
+            continue
+        if key in sizes:
+            continue
+        if key in started:
+            raise ValueError("an alias refers to a node that contains it (infinite expansion)")
+        if depth > max_depth:
+            raise LimitExceeded("the nesting", "jsonMaxDepth", max_depth, "levels")
+        started.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in _children(node)
+                     if id(child) not in sizes)
+
+
+def load_bounded(text: str, max_nodes: int, max_depth: int) -> Any:
+    """``yaml.safe_load`` with the checks above made on the composed nodes first."""
+    loader = yaml.SafeLoader(text)
     try:
-        return yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, max_nodes, max_depth)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _load(text: str, source: str, max_nodes: int, max_depth: int) -> Any:
+    try:
+        document = load_bounded(text, max_nodes, max_depth)
+        bounded_json.check_depth(document, max_depth)
+        return document
+    except (LimitExceeded, OverflowError) as exc:
+        raise LocalhostFileError(source, f"invalid YAML: {exc}") from None
+    except RecursionError:  # PyYAML composes recursively
+        raise LocalhostFileError(source, "invalid YAML: nested too deeply") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -34,6 +100,8 @@ def _load(text: str, source: str) -> Any:
         raise LocalhostFileError(source, f"invalid YAML{where}: {problem}") from exc
     except yaml.YAMLError as exc:
         raise LocalhostFileError(source, f"invalid YAML: {exc}") from exc
+    except ValueError as exc:  # an alias loop, an integer of 5,000 digits...
+        raise LocalhostFileError(source, f"invalid YAML: {exc}") from None
 
 
 def _text(value: Any, what: str, source: str) -> str:
@@ -76,7 +144,10 @@ def _keys(raw: Any, where: str, source: str) -> list[str]:
     return [_text(key, f"a key in 'keys' of {where}", source) for key in items]
 
 
-def parse_yaml(text: str, source: str) -> list[dict[str, Any]]:
+def parse_yaml(
+    text: str, source: str, max_nodes: int = _DEFAULTS.yaml_max_nodes,
+    max_depth: int = _DEFAULTS.json_max_depth,
+) -> list[dict[str, Any]]:
     """Turn the text of a YAML split file into Split API flag dicts, one per flag name.
 
     Entries of one flag are grouped; keyed entries become whitelist conditions placed before the
@@ -84,7 +155,7 @@ def parse_yaml(text: str, source: str) -> list[dict[str, Any]]:
     key-less entry serves everybody else. Flags come out sorted by name, as in the official SDK.
     Raises ``LocalhostFileError`` naming ``source`` and the faulty entry.
     """
-    document = _load(text, source)
+    document = _load(text, source, max_nodes, max_depth)
     if document is None:
         return []
     if not isinstance(document, list):

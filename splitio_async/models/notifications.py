@@ -3,23 +3,34 @@
 ``parse_message(data)`` turns the ``data`` of one SSE ``message`` event into a notification or
 raises ``NotificationError`` (logged and ignored by the streamer: garbage never takes the SDK
 down). Payloads of instant updates are decoded by ``decode_payload`` (plain, gzip or zlib, in
-base64).
+base64), never unpacking more than ``max_bytes`` (``streamingMaxPayloadBytes``): a payload that
+would is refused with ``PayloadTooLarge`` and the update is fetched instead. Every data error
+(malformed or too deeply nested JSON, numbers Python cannot convert) is a
+``NotificationError``.
 """
 
 from __future__ import annotations
 
 import base64
-import gzip
-import json
-import zlib
+import binascii
 from dataclasses import dataclass
 from typing import Any
+
+from .. import bounded_json
+from ..inflate import GZIP, ZLIB, inflate
+from ..limits import DATA_ERRORS, LimitExceeded, Limits, describe_data_error, safe_repr
+
+_DEFAULTS = Limits()
 
 OCCUPANCY_PREFIX = "[?occupancy=metrics.publishers]"
 
 
 class NotificationError(ValueError):
     """A message that is not a notification this SDK understands."""
+
+
+class PayloadTooLarge(NotificationError):
+    """An instant update whose payload unpacks past ``streamingMaxPayloadBytes``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +96,14 @@ Notification = (
 )
 
 
-def _json(text: Any, what: str) -> dict[str, Any]:
-    if not isinstance(text, str):
+def _json(text: Any, what: str, max_depth: int) -> dict[str, Any]:
+    if not isinstance(text, (str, bytes)):
         raise NotificationError(f"{what} is not a string")
     try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise NotificationError(f"{what} is not JSON: {exc}") from None
+        value = bounded_json.parse(text, max_depth)
+    except DATA_ERRORS as exc:
+        raise NotificationError(f"{what} is not usable JSON: "
+                                f"{describe_data_error(exc, max_depth)}") from None
     if not isinstance(value, dict):
         raise NotificationError(f"{what} is not an object")
     return value
@@ -107,13 +119,13 @@ def _optional_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def parse_message(data: str) -> Notification:
-    envelope = _json(data, "message data")
+def parse_message(data: str, max_depth: int = _DEFAULTS.json_max_depth) -> Notification:
+    envelope = _json(data, "message data", max_depth)
     channel = envelope.get("channel")
     if not isinstance(channel, str) or "data" not in envelope:
         raise NotificationError("message without channel or data")
     timestamp = _optional_int(envelope.get("timestamp")) or 0
-    inner = _json(envelope["data"], "message payload")
+    inner = _json(envelope["data"], "message payload", max_depth)
     if envelope.get("name") == "[meta]occupancy":
         metrics = inner.get("metrics")
         publishers = metrics.get("publishers") if isinstance(metrics, dict) else None
@@ -144,30 +156,58 @@ def parse_message(data: str) -> Notification:
         if not isinstance(name, str):
             raise NotificationError("SEGMENT_UPDATE without segmentName")
         return SegmentUpdate(_int(inner.get("changeNumber"), "changeNumber"), name)
-    raise NotificationError(f"unknown notification type {kind!r}")
+    raise NotificationError(f"unknown notification type {safe_repr(kind)}")
 
 
-def parse_error(data: str) -> AblyError:
-    body = _json(data, "error data")
+def parse_error(data: str, max_depth: int = _DEFAULTS.json_max_depth) -> AblyError:
+    body = _json(data, "error data", max_depth)
     return AblyError(
         _int(body.get("code"), "code"), _optional_int(body.get("statusCode")),
-        str(body.get("message") or ""),
+        str(body.get("message") or "")[:300],
     )
 
 
-def decode_payload(payload: str, compression: int) -> dict[str, Any]:
+def decode_payload(
+    payload: str, compression: int,
+    max_bytes: int = _DEFAULTS.streaming_max_payload_bytes,
+    max_depth: int = _DEFAULTS.json_max_depth,
+) -> dict[str, Any]:
     """The flag or rule-based segment JSON embedded in an instant update."""
+    return decode_payload_json(unpack_payload(payload, compression, max_bytes), max_depth)
+
+
+def unpack_payload(
+    payload: str, compression: int, max_bytes: int = _DEFAULTS.streaming_max_payload_bytes,
+) -> bytes:
+    """The payload's JSON bytes: base64-decoded and unpacked, never past ``max_bytes``."""
+    what = "the update payload once unpacked"
     try:
         raw = base64.b64decode(payload)
         if compression == 1:
-            raw = gzip.decompress(raw)
+            raw = inflate(raw, GZIP, max_bytes, what, "streamingMaxPayloadBytes")
         elif compression == 2:
-            raw = zlib.decompress(raw)
+            raw = inflate(raw, ZLIB, max_bytes, what, "streamingMaxPayloadBytes")
         elif compression != 0:
             raise NotificationError(f"unknown compression {compression}")
-        value = json.loads(raw.decode("utf-8"))
-    except (ValueError, OSError, zlib.error) as exc:
+        elif len(raw) > max_bytes:
+            raise LimitExceeded(what, "streamingMaxPayloadBytes", max_bytes)
+    except LimitExceeded as exc:
+        raise PayloadTooLarge(str(exc)) from None
+    except (ValueError, binascii.Error) as exc:
+        if isinstance(exc, NotificationError):
+            raise
         raise NotificationError(f"undecodable payload: {exc}") from None
+    return raw
+
+
+def decode_payload_json(raw: bytes | dict[str, Any], max_depth: int) -> dict[str, Any]:
+    """Payload bytes (or an already decoded value) to the JSON object they must hold."""
+    try:
+        value = raw if isinstance(raw, dict) else bounded_json.parse(raw, max_depth)
+    except DATA_ERRORS as exc:
+        raise NotificationError(
+            f"undecodable payload: {describe_data_error(exc, max_depth)}"
+        ) from None
     if not isinstance(value, dict):
         raise NotificationError("payload is not an object")
     return value

@@ -6,12 +6,13 @@ sees either the old snapshot or the new one, never a mix, and never needs a lock
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from ..models.rule_based_segments import RuleBasedSegment
 from ..models.splits import Split
+from .segment_keys import SegmentKeys
 
 _EMPTY: frozenset[str] = frozenset()
 
@@ -24,7 +25,8 @@ class Snapshot:
     rule_based_segments: Mapping[str, RuleBasedSegment] = field(
         default_factory=lambda: MappingProxyType({})
     )
-    segments: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+    # a segment's members: a frozenset, or SegmentKeys once changed by deltas (storage.segment_keys)
+    segments: Mapping[str, Set[str]] = field(default_factory=lambda: MappingProxyType({}))
     segment_change_numbers: Mapping[str, int] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -121,14 +123,18 @@ def apply_segment_change(
     till: int,
     replace_members: bool = False,
 ) -> Snapshot:
-    """Add and remove keys of one segment (or replace its members outright)."""
-    added = added if isinstance(added, frozenset) else frozenset(added)
+    """Add and remove keys of one segment (or replace its members outright). A change costs
+    time in proportion to its size, not the segment's (``SegmentKeys``)."""
+    if not isinstance(added, Set):
+        added = frozenset(added)
     removed = removed if isinstance(removed, frozenset) else frozenset(removed)
     segments = dict(snapshot.segments)
     if replace_members:
         segments[name] = added - removed if removed else added
     elif added or removed:
-        segments[name] = (segments.get(name, _EMPTY) | added) - removed
+        current = segments.get(name, _EMPTY)
+        keys = current if isinstance(current, SegmentKeys) else SegmentKeys(current)
+        segments[name] = keys.changed(added, removed)
     else:
         segments.setdefault(name, _EMPTY)
     numbers = dict(snapshot.segment_change_numbers)

@@ -1,7 +1,11 @@
 """The Split REST API over one shared ``httpx.AsyncClient`` per factory.
 
-Only fetching lives here for now (splitChanges, segmentChanges); every httpx error becomes an
-``APIError`` so the syncers deal with one error type. Runs on asyncio and trio (httpx uses anyio).
+Every httpx error becomes an ``APIError`` so the syncers deal with one error type. Runs on
+asyncio and trio (httpx uses anyio). Nothing a server sends is trusted: each request has a total
+deadline (connect, headers and body: ``httpRequestTimeout``), bodies are read as they arrive and
+refused past ``httpMaxResponseBytes`` on the wire or once unpacked, and JSON is decoded in slices
+with a nesting limit (``transport.bounded``, ``bounded_json``); any of these failures is an
+``APIError`` like a malformed answer, naming the limit.
 """
 
 from __future__ import annotations
@@ -12,10 +16,15 @@ import time
 from typing import Any, Protocol
 from urllib.parse import quote
 
+import anyio
 import httpcore  # noqa: F401 - httpx imports it lazily on the first client (0.2 s): pay at import
 import httpx
 
+from .. import bounded_json
+from .. import redaction as redact
 from ..config import KerberosSettings
+from ..limits import DATA_ERRORS, Limits, describe_data_error
+from .bounded import describe_error, discard_body, drive, read_body
 from .errors import APIError, AuthError, URITooLongError
 from .metadata import SdkMetadata
 
@@ -31,8 +40,11 @@ DEFAULT_URLS = {
 SPEC_VERSION = "1.3"
 LEGACY_SPEC_VERSION = "1.1"  # what a Split Proxy that predates rule-based segments serves
 # Bodies are built by us (no cycles possible) and read by machines: compact and without the
-# circular-reference check, about 20 % faster for a 5,000-record bulk.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+# circular-reference check, about 20 % faster for a 5,000-record bulk. NaN and infinities are
+# not JSON: a strict server refuses the whole bulk, so they are refused here (``track`` already
+# rejects them; this is the last line of defence).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False, allow_nan=False)
+POST_ANSWER_BYTES = 64 * 1024  # what is read of an answer to a post (its content is unused)
 
 
 def resolve_urls(overrides: dict[str, str | None]) -> dict[str, str]:
@@ -48,6 +60,7 @@ def build_client(
     transport: httpx.AsyncBaseTransport | None = None,
     tls: bool = True,
     kerberos: KerberosSettings | None = None,
+    env_proxy: bool = True,
 ) -> httpx.AsyncClient:
     """The factory's HTTP client. Building one reads CA certificates and proxy settings from
     disk (about 0.05 s), so callers do it in a worker thread, never on the event loop. ``tls``
@@ -61,13 +74,15 @@ def build_client(
     }
     timeout = httpx.Timeout(timeout_ms / 1000) if timeout_ms else httpx.Timeout(None)
     return httpx.AsyncClient(
-        headers=headers, timeout=timeout, **_options(proxy, tls, kerberos, transport)
+        headers=headers, timeout=timeout,
+        **_options(proxy, tls, kerberos, transport, env_proxy),
     )
 
 
 def build_stream_client(
     sdk_key: str, metadata: SdkMetadata, proxy: str | None = None, tls: bool = True,
     kerberos: KerberosSettings | None = None,
+    env_proxy: bool = True,
 ) -> httpx.AsyncClient:
     """The client of the SSE connection: the SDK metadata and the key's last four characters,
     no Authorization header (the token travels in the URL), and no overall timeout (the stream
@@ -75,23 +90,38 @@ def build_stream_client(
     headers = {"SplitSDKClientKey": sdk_key[-4:], **metadata.headers()}
     return httpx.AsyncClient(
         headers=headers, timeout=httpx.Timeout(10.0, read=None),
-        **_options(proxy, tls, kerberos),
+        **_options(proxy, tls, kerberos, env_proxy=env_proxy),
     )
 
 
 def _options(
     proxy: str | None, tls: bool, kerberos: KerberosSettings | None,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: httpx.AsyncBaseTransport | None = None, env_proxy: bool = True,
 ) -> dict[str, Any]:
     options: dict[str, Any] = {
         "proxy": proxy, "transport": transport, "verify": tls,
-        "trust_env": proxy is None,  # HTTP(S)_PROXY from the environment unless proxyUrl is set
+        # HTTP(S)_PROXY etc. from the environment unless proxyUrl is set or proxyFromEnvironment
+        # is off
+        "trust_env": proxy is None and env_proxy,
     }
     if kerberos is not None:
         from .kerberos import client_options  # noqa: PLC0415 - only with httpAuthenticateScheme
 
-        options.update(client_options(kerberos, proxy, tls))
+        options.update(client_options(kerberos, proxy, tls, env_proxy))
     return options
+
+
+def environment_proxies(urls: dict[str, str]) -> dict[str, str]:
+    """The proxies the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``) gives the
+    schemes of ``urls``, credentials masked: what is logged when they are followed."""
+    from urllib.request import getproxies  # noqa: PLC0415 - reads the environment once
+
+    found = getproxies()
+    schemes = {url.split(":", 1)[0].lower() for url in urls.values()}
+    return {
+        scheme: redact.redact(found.get(scheme) or found["all"])
+        for scheme in sorted(schemes) if found.get(scheme) or found.get("all")
+    }
 
 
 def needs_tls(urls: dict[str, str], proxy: str | None) -> bool:
@@ -110,11 +140,14 @@ class SplitAPI:
 
     def __init__(
         self, client: httpx.AsyncClient, urls: dict[str, str],
-        observer: HttpObserver | None = None,
+        observer: HttpObserver | None = None, limits: Limits | None = None,
     ) -> None:
         self._client = client
         self._urls = urls
         self.observer = observer
+        self.limits = limits or Limits()
+        self.answered = False  # some server answered (any status): the service is reachable
+        redact.install()
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -193,11 +226,12 @@ class SplitAPI:
     # ------------------------------------------------------------------ plumbing
 
     async def _get(self, url: str, resource: str) -> Any:
-        response = await self._send("GET", url, resource, {"Cache-Control": "no-cache"})
+        body = await self._send("GET", url, resource, {"Cache-Control": "no-cache"})
         try:
-            return json.loads(response.content)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise APIError(f"{_NAMES[resource]}: malformed JSON ({exc})", 200) from exc
+            return await drive(bounded_json.parse_steps(body, self.limits.json_max_depth))
+        except DATA_ERRORS as exc:
+            problem = describe_data_error(exc, self.limits.json_max_depth)
+            raise APIError(f"{_NAMES[resource]}: malformed JSON ({problem})", 200) from None
 
     async def _post(
         self, url: str, body: Any, resource: str, headers: dict[str, str] | None = None
@@ -207,18 +241,41 @@ class SplitAPI:
     async def _send(
         self, method: str, url: str, resource: str, headers: dict[str, str] | None,
         content: bytes | None = None,
-    ) -> httpx.Response:
+    ) -> bytes:
+        """The body of a 2xx answer (empty for a post). One deadline covers the whole request:
+        a server that trickles its answer a byte at a time is cut like one that never answers."""
         name = _NAMES[resource]
+        limits = self.limits
         started = time.perf_counter()
+        status: int | None = None
         try:
-            response = await self._client.request(method, url, headers=headers, content=content)
+            with anyio.fail_after(limits.http_request_timeout):
+                async with self._client.stream(
+                    method, url, headers=headers, content=content
+                ) as response:
+                    status = response.status_code
+                    self.answered = True
+                    if method != "GET" or not 200 <= status < 300:
+                        await discard_body(response, POST_ANSWER_BYTES)
+                        body = b""
+                    else:
+                        body = await read_body(response, limits.http_max_response_bytes, name)
+        except TimeoutError:
+            self._observe(resource, None, started)
+            raise APIError(
+                f"{name}: no complete answer within httpRequestTimeout "
+                f"({limits.http_request_timeout:g} s)"
+            ) from None
         except httpx.TimeoutException as exc:
             self._observe(resource, None, started)
             raise APIError(f"{name}: timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             self._observe(resource, None, started)
-            raise APIError(f"{name}: {type(exc).__name__}: {exc}") from exc
-        status = response.status_code
+            raise APIError(f"{name}: {redact.redact(describe_error(exc))}") from exc
+        except ValueError as exc:  # over a limit, an unknown or corrupt compression
+            self._observe(resource, None, started)
+            raise APIError(str(exc), status or -1) from None
+        assert status is not None
         self._observe(resource, status, started)
         if status in (401, 403):
             raise AuthError(f"{name}: the SDK key was refused (HTTP {status})", status)
@@ -226,7 +283,7 @@ class SplitAPI:
             raise URITooLongError(f"{name}: URI too long (HTTP 414)", status)
         if not 200 <= status < 300:
             raise APIError(f"{name}: HTTP {status}", status)
-        return response
+        return body
 
     def _observe(self, resource: str, status: int | None, started: float) -> None:
         if self.observer is not None:

@@ -199,14 +199,17 @@ def challenge(response: httpx.Response, header: str) -> str | None:
     return None
 
 
-def client_options(settings: KerberosSettings, proxy: str | None, tls: bool) -> dict[str, Any]:
-    """``httpx.AsyncClient`` arguments that apply ``settings`` over the plain ones."""
+def client_options(
+    settings: KerberosSettings, proxy: str | None, tls: bool, env_proxy: bool = True
+) -> dict[str, Any]:
+    """``httpx.AsyncClient`` arguments that apply ``settings`` over the plain ones
+    (``env_proxy`` False: proxies from the environment are not followed)."""
     negotiator = Negotiator(settings)
     if settings.scheme == "KERBEROS_SPNEGO":
         return {"auth": NegotiateAuth(negotiator)}
     from .kerberos_proxy import proxy_transport  # noqa: PLC0415 - KERBEROS_PROXY only
 
-    transport = proxy_transport(negotiator, proxy, tls)
+    transport = proxy_transport(negotiator, proxy, tls, env_proxy)
     return {} if transport is None else {"transport": transport, "proxy": None, "trust_env": False}
 
 

@@ -35,14 +35,14 @@ _MAX_HEAD = 65536  # bytes of a CONNECT answer before we call it broken
 
 
 def proxy_transport(
-    negotiator: Negotiator, proxy_url: str | None, tls: bool
+    negotiator: Negotiator, proxy_url: str | None, tls: bool, env_proxy: bool = True
 ) -> httpx.AsyncBaseTransport | None:
     """The transport for ``KERBEROS_PROXY``, or None (and a warning) when no proxy is set."""
     if proxy_url:
         proxy = _url(proxy_url)
         proxies, no_proxy = {"http": proxy, "https": proxy}, None
     else:
-        env = urllib.request.getproxies_environment()
+        env = urllib.request.getproxies_environment() if env_proxy else {}
         proxies = {scheme: _url(env.get(scheme) or env["all"])
                    for scheme in ("http", "https") if env.get(scheme) or env.get("all")}
         no_proxy = env.get("no")

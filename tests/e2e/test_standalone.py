@@ -315,11 +315,11 @@ async def test_an_unexpected_error_in_a_sync_is_retried_not_fatal(
     real = flag_syncer._compile_flags
     calls = {"n": 0}
 
-    def flaky(raws: Any) -> Any:
+    def flaky(raws: Any, *rest: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("injected bug")
-        return real(raws)
+        return real(raws, *rest)
 
     monkeypatch.setattr(flag_syncer, "_compile_flags", flaky)
     server.set_flags([rollout_flag("f", (("on", 100),))])

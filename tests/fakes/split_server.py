@@ -49,7 +49,7 @@ import socketserver
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, cast
@@ -135,13 +135,15 @@ class RecordedRequest:
 
 @dataclasses.dataclass
 class _Fault:
-    kind: Literal["fail", "body", "drop", "truncate", "delay"]
+    kind: Literal["fail", "body", "drop", "truncate", "delay", "generate"]
     prefix: str
     remaining: int | None
     status: int = 200
     body: bytes = b"{}"
     seconds: float = 0.0
     skip: int = 0  # matching requests let through before this fault applies
+    generate: Callable[[], Iterable[bytes]] | None = None  # "generate": the body, lazily
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -206,6 +208,11 @@ class _VersionedStore:
         return objs, (current if current > since else since)
 
 
+StreamItem = bytes | Callable[[], Iterable[bytes]]
+"""What an SSE connection is sent: bytes, or a function giving the (possibly endless) chunks to
+write one after the other (hostile tests: lines that never end, floods)."""
+
+
 class _SseStream:
     """One open Server-Sent-Events connection; its handler thread drains ``outbox``."""
 
@@ -214,7 +221,7 @@ class _SseStream:
 
     def __init__(self, request: RecordedRequest) -> None:
         self.request = request
-        self.outbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self.outbox: queue.SimpleQueue[StreamItem] = queue.SimpleQueue()
 
 
 class _Server(ThreadingHTTPServer):
@@ -397,14 +404,55 @@ class _Handler(BaseHTTPRequestHandler):
             if action.kind == "body":
                 self._send(_Response(action.status, action.body, compressible=False), request)
                 return
+            if action.kind == "generate":
+                self._send_generated(action)
+                return
             truncate = action.kind == "truncate"
         if request.method == "GET" and _is_stream(request):
             self._serve_stream(request)
+            return
+        refused = fake._rejection(request)
+        if refused is not None:
+            self._send(_Response(refused, b'{"error": "bad record"}', compressible=False),
+                       request)
             return
         response = fake._route(request)
         self._send(response, request, truncate=truncate)
         if request.method == "POST" and 200 <= response.status < 300 and not truncate:
             fake._accept(request)
+
+    def _send_generated(self, action: _Fault) -> None:
+        """Status, headers, then the generated chunks (chunked unless a Content-Length is
+        given) until they end, the client goes away or the server stops."""
+        assert action.generate is not None
+        self.send_response(action.status)
+        chunked = "Content-Length" not in action.headers
+        for name, value in action.headers.items():
+            self.send_header(name, value)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.close_connection = True
+        if self._write_chunks(action.generate(), chunked) and chunked:
+            with contextlib.suppress(OSError):
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+    def _write_chunks(self, chunks: Iterable[bytes], chunked: bool) -> bool:
+        """False when the client went away (or the server is stopping)."""
+        fake = self._srv.fake
+        try:
+            for chunk in chunks:
+                if fake._stopping.is_set():
+                    return False
+                if chunked:
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                else:
+                    self.wfile.write(chunk)
+                self.wfile.flush()
+        except OSError:
+            return False
+        return True
 
     # -- SSE ----------------------------------------------------------------------------------
 
@@ -427,12 +475,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             self.wfile.flush()
+            last_write = time.monotonic()
             while True:
                 try:
                     item = stream.outbox.get(timeout=_STREAM_POLL_S)
                 except queue.Empty:
                     if fake._stopping.is_set() or self._peer_closed():
                         break
+                    keepalive = fake.stream_keepalive
+                    if keepalive is not None and time.monotonic() - last_write >= keepalive:
+                        self.wfile.write(b"b\r\n:keepalive\n\r\n")
+                        self.wfile.flush()
+                        last_write = time.monotonic()
                     continue
                 if item is _SseStream.CLOSE_ABRUPT:
                     break
@@ -440,8 +494,13 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
                     break
-                self.wfile.write(f"{len(item):x}\r\n".encode() + item + b"\r\n")
-                self.wfile.flush()
+                if callable(item):
+                    if not self._write_chunks(item(), chunked=True):
+                        break
+                else:
+                    self.wfile.write(f"{len(item):x}\r\n".encode() + item + b"\r\n")
+                    self.wfile.flush()
+                last_write = time.monotonic()
         except OSError:
             pass
         finally:
@@ -492,6 +551,7 @@ class FakeSplitServer:
         self._requests: list[RecordedRequest] = []
         self._accepted: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
+        self._rejections: list[tuple[str, Callable[[Any], bool], int]] = []
         self._cdn_lag = 0
         self._segment_cdn_lag = 0
         self._supported_specs = frozenset({"1.3", "1.1"})
@@ -501,6 +561,10 @@ class FakeSplitServer:
         self._streams: list[_SseStream] = []
         self._stream_refusal: tuple[int, int | None] | None = None
         self._message_seq = 0
+        self._stream_greeting: list[StreamItem] = []
+        self.stream_keepalive: float | None = None
+        """Seconds of silence after which an open stream gets a ``:keepalive`` comment
+        (None: never, the default; the real service sends them)."""
         self.gzip_responses = True
         """Gzip GET responses when the request accepts it (as the real CDN does)."""
         self.base_url = ""
@@ -729,6 +793,16 @@ class FakeSplitServer:
         then close: the "payload error" case of api.md §2.2 (extra; a drop for SSE)."""
         self._add_fault(_Fault("truncate", path_prefix, times))
 
+    def serve_generated(
+        self, path_prefix: str, body: Callable[[], Iterable[bytes]], status: int = 200,
+        headers: Mapping[str, str] | None = None, times: int | None = None,
+    ) -> None:
+        """Answer with ``status``, ``headers`` and the chunks ``body()`` gives, written as the
+        client reads them (lazily: a 1 GB body or a gzip bomb costs the server nothing up
+        front). Chunked unless ``headers`` has a Content-Length."""
+        self._add_fault(_Fault("generate", path_prefix, times, status=status, generate=body,
+                               headers=dict(headers or {})))
+
     def clear_faults(self) -> None:
         """Remove every fault, the CDN lags and any stream refusal."""
         with self._lock:
@@ -736,6 +810,26 @@ class FakeSplitServer:
             self._cdn_lag = 0
             self._segment_cdn_lag = 0
             self._stream_refusal = None
+            self._stream_greeting = []
+            self._rejections = []
+
+    def reject_posts(
+        self, path_prefix: str, refuse: Callable[[Any], bool], status: int = 400
+    ) -> None:
+        """Answer ``status`` to posts whose parsed body ``refuse(body)`` says is bad (a strict
+        API refusing a bulk for one bad record), until ``clear_faults``."""
+        with self._lock:
+            self._rejections.append((path_prefix, refuse, status))
+
+    def _rejection(self, request: RecordedRequest) -> int | None:
+        with self._lock:
+            rules = list(self._rejections)
+        for prefix, refuse, status in rules:
+            if request.method == "POST" and _matches(request.path, prefix) and refuse(
+                request.json
+            ):
+                return status
+        return None
 
     def cdn_lag(self, times: int) -> None:
         """The next ``times`` splitChanges requests *without* ``till`` see the data as it was
@@ -918,6 +1012,8 @@ class FakeSplitServer:
 
     def _register_stream(self, stream: _SseStream) -> None:
         with self._cond:
+            for item in self._stream_greeting:
+                stream.outbox.put(item)
             self._streams.append(stream)
             self._cond.notify_all()
 
@@ -969,6 +1065,20 @@ class FakeSplitServer:
         with self._lock:
             return [s.request for s in self._streams]
 
+    def greet_streams(self, *items: str | StreamItem) -> None:
+        """What every *new* stream is sent first, until ``clear_faults`` (text, bytes, or a
+        function giving chunks, as ``push_generated`` takes)."""
+        with self._lock:
+            self._stream_greeting = [i.encode() if isinstance(i, str) else i for i in items]
+
+    def push_generated(self, chunks: Callable[[], Iterable[bytes]]) -> int:
+        """Write the chunks ``chunks()`` gives to every open stream, one after the other (the
+        stream's handler does nothing else until they end or the client goes away)."""
+        with self._lock:
+            for stream in self._streams:
+                stream.outbox.put(chunks)
+            return len(self._streams)
+
     def push_raw(self, text: str) -> int:
         """Write ``text`` verbatim to every open stream; returns how many got it."""
         data = text.encode()
@@ -998,9 +1108,9 @@ class FakeSplitServer:
 
     # Convenience builders of the Ably envelopes the SDK parses (streaming.md §3).
 
-    def push_message(self, channel: str, data: Any, *, name: str | None = None) -> int:
-        """Push a ``message`` event with an Ably envelope on ``channel``; ``data`` (a dict or
-        an already-encoded string) becomes the envelope's JSON-string ``data``."""
+    def message_event(self, channel: str, data: Any, *, name: str | None = None) -> str:
+        """The SSE text of a ``message`` event with an Ably envelope on ``channel``; ``data``
+        (a dict or an already-encoded string) becomes the envelope's JSON-string ``data``."""
         with self._lock:
             self._message_seq += 1
             seq = self._message_seq
@@ -1014,15 +1124,21 @@ class FakeSplitServer:
         }
         if name is not None:
             envelope["name"] = name
-        return self.push_sse("message", json.dumps(envelope), id=envelope["id"])
+        return f"id:{envelope['id']}\nevent:message\ndata:{json.dumps(envelope)}\n\n"
+
+    def push_message(self, channel: str, data: Any, *, name: str | None = None) -> int:
+        """Push a ``message`` event (``message_event``) to every open stream."""
+        return self.push_raw(self.message_event(channel, data, name=name))
+
+    def occupancy_event(self, control_channel: str = "control_pri", publishers: int = 2) -> str:
+        """The SSE text of an occupancy message (what the real service sends on connect)."""
+        return self.message_event(OCCUPANCY_PREFIX + control_channel,
+                                  {"metrics": {"publishers": publishers}},
+                                  name="[meta]occupancy")
 
     def push_occupancy(self, control_channel: str = "control_pri", publishers: int = 2) -> int:
         """Occupancy of ``control_pri``/``control_sec`` (0 publishers = streaming down)."""
-        return self.push_message(
-            OCCUPANCY_PREFIX + control_channel,
-            {"metrics": {"publishers": publishers}},
-            name="[meta]occupancy",
-        )
+        return self.push_raw(self.occupancy_event(control_channel, publishers))
 
     def push_control(self, control_type: str, control_channel: str = "control_pri") -> int:
         """``STREAMING_ENABLED`` | ``STREAMING_PAUSED`` | ``STREAMING_DISABLED``."""
