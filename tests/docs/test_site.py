@@ -111,6 +111,14 @@ def test_the_built_configuration_reference_shows_every_key(site: Path) -> None:
     assert [key for key in sorted(KNOWN) if f"<code>{key}</code>" not in page] == []
 
 
+class _Limits:
+    """The limits as ``Config`` builds them from a config dict."""
+
+    @staticmethod
+    def from_dict(raw: dict[str, Any]) -> Any:
+        return Config.from_dict(raw).limits
+
+
 # key -> (settings object, attribute): the documented default must be the code's
 CONFIG_DEFAULTS: dict[str, tuple[Any, str]] = {
     **{key: (Config, attr) for key, attr in {
@@ -133,6 +141,16 @@ CONFIG_DEFAULTS: dict[str, tuple[Any, str]] = {
         "machineName": "machine_name", "machineIp": "machine_ip",
         "impressionListener": "impression_listener", "bootstrapFile": "bootstrap_file",
         "cacheFile": "cache_file", "flagSetsFilter": "flag_sets_filter",
+        "proxyFromEnvironment": "proxy_from_environment",
+    }.items()},
+    **{key: (_Limits, attr) for key, attr in {
+        "httpMaxResponseBytes": "http_max_response_bytes",
+        "httpRequestTimeout": "http_request_timeout",
+        "streamingMaxLineBytes": "streaming_max_line_bytes",
+        "streamingMaxEventBytes": "streaming_max_event_bytes",
+        "streamingMaxPayloadBytes": "streaming_max_payload_bytes",
+        "maxFileBytes": "max_file_bytes", "yamlMaxNodes": "yaml_max_nodes",
+        "jsonMaxDepth": "json_max_depth",
     }.items()},
     **{key: (RedisSettings, attr) for key, attr in {
         "redisHost": "host", "redisPort": "port", "redisDb": "db",
