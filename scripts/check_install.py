@@ -1,11 +1,13 @@
 """Install the built wheel the way users do and check that it works, one fresh venv per case.
 
-For each case (no extras and each extra alone on the project's Python; no extras on the oldest
-and newest Python the project claims), in a folder outside the checkout: import both packages,
-run examples/quickstart.py, run ``python -m splitio_async --help``, run pytest on a test file
-that does not use the SDK (the pytest11 plugin loads and must import nothing), and exercise the
-extra (or, without it, check that the mode that needs it names the extra). Dependencies resolve
-through scripts/constraints.txt, so a fresh machine installs what the project was tested with.
+The sdist and wheel are built once and checked (twine check --strict; the wheel holds both
+packages with py.typed and the LICENSE, nothing else). For each case (no extras and each extra
+alone on the project's Python; no extras on the oldest and newest Python the project claims), in
+a folder outside the checkout: import both packages, run examples/quickstart.py, run ``python -m
+splitio_async --help``, run pytest on a test file that does not use the SDK (the pytest11 plugin
+loads and must import nothing), and exercise the extra (or, without it, check that the mode that
+needs it names the extra). Dependencies resolve through scripts/constraints.txt, so a fresh
+machine installs what the project was tested with.
 
 Usage: python scripts/check_install.py [--wheel PATH] [--case NAME ...] [--jobs N]
 Exit status 1 if any case failed. Needs only the standard library.
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,14 +117,33 @@ def find_python(version: str) -> str | None:
 
 
 def build_wheel(out: Path) -> Path:
+    """Build the sdist and the wheel, check them with twine and check what the wheel holds."""
     env = {**os.environ, "PIP_CONSTRAINT": str(CONSTRAINTS)}
     result = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(ROOT)],
         env=env, capture_output=True, text=True, check=False,
     )
     if result.returncode:
-        sys.exit(f"check_install: building the wheel failed:\n{result.stdout}{result.stderr}")
+        sys.exit(f"check_install: building failed:\n{result.stdout}{result.stderr}")
     (wheel,) = out.glob("splitio_async-*.whl")
+    (sdist,) = out.glob("splitio_async-*.tar.gz")
+    twine = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(wheel),
+                            str(sdist)], capture_output=True, text=True, check=False)
+    if twine.returncode:
+        sys.exit(f"check_install: twine check failed:\n{twine.stdout}{twine.stderr}")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    tops = {name.split("/", 1)[0] for name in names if not name.startswith("splitio_async-")}
+    problems = [f"unexpected top-level entries {sorted(tops)}"] if tops != {
+        "splitio_async", "splitio_sync_shim"} else []
+    problems += [f"no {package}/py.typed" for package in ("splitio_async", "splitio_sync_shim")
+                 if f"{package}/py.typed" not in names]
+    if not any(name.endswith(".dist-info/licenses/LICENSE") for name in names):
+        problems.append("no LICENSE in the wheel")
+    if problems:
+        sys.exit(f"check_install: the wheel is wrong: {'; '.join(problems)}")
+    print(f"{wheel.name} and {sdist.name}: twine check passed; {len(names)} files, py.typed "
+          "in both packages, LICENSE, no tests or benchmarks", flush=True)
     return wheel
 
 
