@@ -65,7 +65,7 @@ from .lowlevel import (
 from .manager import Manager, ManagerCore
 from .models.events import Event
 from .models.impressions import Impression
-from .models.telemetry import RecordingStats
+from .models.telemetry import RecordingStats, TelemetryStore
 from .redis_config import RedisSettings, is_redis_mode
 from .sdk_events import SdkEventsHub
 from .status import ChangeFeed, ChangeSubscription, FactoryStatus, describe
@@ -219,6 +219,8 @@ class SplitFactory:
         self.bootstrapped_from: str | None = None  # the snapshot served before live data
         # telemetry (standalone mode only): the hot path's call records and the actor
         self._created = time.monotonic()
+        # what telemetry records, handed at construction to every part that records into it
+        self._telemetry_store = TelemetryStore(session_start=self._created)
         self._telemetry: TelemetryActor | None = None
         self._telemetry_calls = None if self._state.localhost else new_intake()
         # Redis consumer mode (spec: storage-redis.md): set up here, connected in ``_start``
@@ -495,29 +497,26 @@ class SplitFactory:
         if config.cache_file:
             writer = CacheWriter(self._state, config.cache_file, self.changes())
             await tg.start(writer.run)
-        synchronizer = Synchronizer(
-            self._state, outbox, flags, segments, config.features_refresh_rate,
-            config.segments_refresh_rate, self._report_fatal, config.sync_retry_base,
-            config.sync_retry_max,
-        )
-        self._synchronizer, self._flag_syncer, self._segment_syncer = synchronizer, flags, segments
+        store = self._telemetry_store
         if self._stream_client is not None:
             updates_send, updates_receive = anyio.create_memory_object_stream[Update](
                 UPDATES_QUEUE
             )
             worker = PushWorker(self._state, outbox, flags, segments, updates_receive,
-                                config.limits)
+                                config.limits, on_instant_update=store.record_update_from_sse)
             self._problem_sources["streamed updates"] = lambda: worker.last_problem
             await tg.start(worker.run)
             self.push = PushSupervisor(
                 self._api, self._stream_client, outbox, updates_send,
                 config.streaming_reconnect_base, keepalive_timeout=config.streaming_keepalive,
-                limits=config.limits,
+                limits=config.limits, telemetry=store,
             )
-            synchronizer.keep_current = self.push
-            if self._telemetry is not None:
-                self.push.telemetry = self._telemetry
-                worker.on_instant_update = self._telemetry.record_update_from_sse
+        synchronizer = Synchronizer(
+            self._state, outbox, flags, segments, config.features_refresh_rate,
+            config.segments_refresh_rate, self._report_fatal, config.sync_retry_base,
+            config.sync_retry_max, keep_current=self.push.run if self.push else None,
+        )
+        self._synchronizer, self._flag_syncer, self._segment_syncer = synchronizer, flags, segments
         await tg.start(synchronizer.run)
 
     async def _start_redis(self, tg: TaskGroup, settings: RedisSettings) -> None:
@@ -603,7 +602,7 @@ class SplitFactory:
             rest, self._stream_client = await to_worker_thread(connect)  # disk, DNS
         else:  # nothing to read from disk or resolve: no reason to hop to a thread
             rest, self._stream_client = connect()
-        return SplitAPI(rest, urls, limits=config.limits)
+        return SplitAPI(rest, urls, observer=self._telemetry_store, limits=config.limits)
 
     async def _start_telemetry(self, tg: TaskGroup) -> None:
         """Telemetry (standalone mode): the actor observes every request of the API, takes the
@@ -613,9 +612,8 @@ class SplitFactory:
         self._telemetry = TelemetryActor(
             self._api, self._telemetry_calls, self._state,
             describe_config(config, self._urls, DEFAULT_URLS), config.metrics_refresh_rate,
-            self._recording_stats, live_factories.totals, session_start=self._created,
+            self._recording_stats, live_factories.totals, store=self._telemetry_store,
         )
-        self._api.observer = self._telemetry
         await tg.start(self._telemetry.run)  # reports started at once
 
     def _recording_stats(self) -> RecordingStats:

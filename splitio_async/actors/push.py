@@ -24,7 +24,6 @@ from typing import Protocol
 
 import anyio
 import httpx
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream
 from httpx_sse import ServerSentEvent
 
@@ -47,7 +46,7 @@ from .backoff import Backoff, ProblemLog, ThrottledLog
 from .messages import KillFlag, StorageMessage
 from .push_status import PushStatus, StatusTracker
 from .push_worker import Update
-from .synchronizer import Synchronizer
+from .synchronizer import SyncControl
 
 _LOGGER = logging.getLogger("splitio.push.manager")
 
@@ -82,6 +81,7 @@ class PushSupervisor:
         reconnect_cap: float = 1800.0,
         keepalive_timeout: float = 70.0,
         limits: Limits | None = None,
+        telemetry: PushTelemetry | None = None,
     ) -> None:
         self._api = api
         self._client = stream_client
@@ -93,20 +93,17 @@ class PushSupervisor:
         self._problems = ProblemLog(_LOGGER)
         self._throttled = ThrottledLog(_LOGGER)
         self._suspect = False  # the last connection broke a limit: not trusted until stable
-        self._tg: TaskGroup | None = None
-        self._sync: Synchronizer | None = None
-        self._polling: anyio.CancelScope | None = None
-        self._syncing = False
-        self._sync_again = False
+        self._telemetry = telemetry
+        self._control: SyncControl | None = None  # the synchronizer's, while running
+        self._polling = False
         self.streaming = False  # True while the stream is up and polling is off
         self.off_reason: str | None = None  # why streaming stopped for good (polling since)
         self.connections = 0
-        self.telemetry: PushTelemetry | None = None
 
     @property
     def polling(self) -> bool:
         """True while polling runs in place of the stream."""
-        return self._polling is not None
+        return self._polling
 
     @property
     def last_problem(self) -> str | None:
@@ -114,14 +111,14 @@ class PushSupervisor:
         return self._problems.current
 
     def _event(self, event_type: int, data: int) -> None:
-        if self.telemetry is not None:
-            self.telemetry.record_streaming_event(event_type, data)
+        if self._telemetry is not None:
+            self._telemetry.record_streaming_event(event_type, data)
 
-    async def __call__(self, synchronizer: Synchronizer) -> None:
-        """Keep the data current until cancelled (``Synchronizer.keep_current``)."""
-        self._sync = synchronizer
-        async with self._updates, anyio.create_task_group() as tg:
-            self._tg = tg
+    async def run(self, control: SyncControl) -> None:
+        """Keep the data current until cancelled (the synchronizer's ``keep_current``):
+        streaming while it works, and ``control`` polling whenever it does not."""
+        self._control = control
+        async with self._updates:
             while True:
                 try:
                     await self._supervise()
@@ -140,14 +137,14 @@ class PushSupervisor:
                 self._fall_back()
                 await anyio.sleep_forever()
             except APIError as exc:
-                if 400 <= exc.status < 500 and self.telemetry is not None:
-                    self.telemetry.record_auth_rejection()
+                if 400 <= exc.status < 500 and self._telemetry is not None:
+                    self._telemetry.record_auth_rejection()
                 self._problems.problem(f"Streaming authentication failed ({exc}); polling")
                 self._fall_back()
                 await anyio.sleep(self._backoff.next())
                 continue
-            if self.telemetry is not None:
-                self.telemetry.record_token_refresh()
+            if self._telemetry is not None:
+                self._telemetry.record_token_refresh()
             self._event(telemetry.TOKEN_REFRESH, token.expires_at * 1000)
             outcome = await self._connect(token)
             if outcome is Outcome.OFF:
@@ -297,41 +294,23 @@ class PushSupervisor:
             self._problems.recovered("streaming")
         self.streaming = True
         self._event(telemetry.SYNC_MODE_UPDATE, 0)
-        if self._polling is not None:
-            self._polling.cancel()
-            self._polling = None
-        self._sync_all_soon()
+        if self._polling:
+            self._polling = False
+            self._sync_control().stop_polling()
+        self._sync_control().sync_all_soon()
 
     def _fall_back(self) -> None:
         """Streaming is not delivering: poll (and catch up at once)."""
         self.streaming = False
-        if self._polling is None and self._tg is not None:
+        if not self._polling:
             self._event(telemetry.SYNC_MODE_UPDATE, 1)
-            scope = anyio.CancelScope()
-            self._polling = scope
-            self._tg.start_soon(self._poll, scope)
-            self._sync_all_soon()
-
-    async def _poll(self, scope: anyio.CancelScope) -> None:
-        assert self._sync is not None
-        with scope:
-            await self._sync.poll()
+            self._polling = True
+            self._sync_control().start_polling()
+            self._sync_control().sync_all_soon()
 
     def _sync_all_soon(self) -> None:
-        if self._syncing:
-            self._sync_again = True
-            return
-        if self._tg is not None:
-            self._syncing = True
-            self._tg.start_soon(self._sync_all)
+        self._sync_control().sync_all_soon()
 
-    async def _sync_all(self) -> None:
-        assert self._sync is not None
-        try:
-            while True:
-                self._sync_again = False
-                await self._sync.sync_all()
-                if not self._sync_again:
-                    return
-        finally:
-            self._syncing = False
+    def _sync_control(self) -> SyncControl:
+        assert self._control is not None, "only while run() runs"
+        return self._control

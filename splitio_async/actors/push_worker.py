@@ -56,6 +56,7 @@ class PushWorker:
         segments: SegmentSyncer,
         inbox: MemoryObjectReceiveStream[Update],
         limits: Limits | None = None,
+        on_instant_update: Callable[[str], None] | None = None,
     ) -> None:
         self._state = state
         self._outbox = outbox
@@ -67,7 +68,7 @@ class PushWorker:
         self._refusals = ProblemLog(_LOGGER)  # payloads: recovered when one is applied again
         self._throttled = ThrottledLog(_LOGGER)
         self.instant_updates = 0
-        self.on_instant_update: Callable[[str], None] | None = None  # telemetry ("sp"/"rbs")
+        self._on_instant_update = on_instant_update  # telemetry: "sp" or "rbs"
 
     @property
     def last_problem(self) -> str | None:
@@ -169,5 +170,5 @@ class PushWorker:
         await applied.wait()
         self._refusals.recovered("instant updates")
         self.instant_updates += 1
-        if self.on_instant_update is not None:
-            self.on_instant_update(kind)
+        if self._on_instant_update is not None:
+            self._on_instant_update(kind)

@@ -1,19 +1,23 @@
-"""Keeps the snapshot in step with Split's API by polling (streaming plugs in here later).
+"""Keeps the snapshot in step with Split's API: polling, or whatever keeps it current instead.
 
 Start-up: a full sync (flags, rule-based segments, then every referenced segment), retried with
-backoff until it succeeds, then SDK_READY. Afterwards two loops: flags every
-``featuresRefreshRate`` (fetching any segment a changed flag newly references at once) and all
-segments every ``segmentsRefreshRate``. Failures keep the last good data, are retried, and are
-logged once per kind until the next success. A refused SDK key stops all fetching for good.
+backoff until it succeeds, then SDK_READY. Afterwards either polling alone (two loops: flags every
+``featuresRefreshRate``, fetching any segment a changed flag newly references at once, and all
+segments every ``segmentsRefreshRate``), or ``keep_current`` (streaming), given at construction.
+It drives the synchronizer through ``SyncControl`` only: polling on or off, a full sync soon.
+The synchronizer owns the polling task and the full syncs, so it never calls back into what keeps
+it current. Failures keep the last good data, are retried, and are logged once per kind until the
+next success. A refused SDK key stops all fetching for good.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import anyio
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ..limits import DATA_ERRORS, describe_data_error
@@ -25,6 +29,24 @@ from .messages import MarkReady, StorageMessage
 from .segment_syncer import SegmentSyncer
 
 _LOGGER = logging.getLogger("splitio.sync.synchronizer")
+
+
+class SyncControl(Protocol):
+    """What keeps the data current (streaming) asks of the synchronizer. Plain calls that
+    return at once: the synchronizer runs the work in its own tasks."""
+
+    def start_polling(self) -> None:
+        """Poll from now on (no-op while polling)."""
+
+    def stop_polling(self) -> None:
+        """Stop polling (no-op while not polling)."""
+
+    def sync_all_soon(self) -> None:
+        """A full sync as soon as possible; requests made while one runs give one more."""
+
+
+KeepCurrent = Callable[[SyncControl], Awaitable[None]]
+"""Runs after the first full sync until cancelled, in place of polling alone."""
 
 
 class Synchronizer:
@@ -39,6 +61,7 @@ class Synchronizer:
         on_fatal: Callable[[str], None],
         retry_base: float = 10.0,
         retry_cap: float = 30.0,
+        keep_current: KeepCurrent | None = None,
     ) -> None:
         self._state = state
         self._outbox = outbox
@@ -49,7 +72,12 @@ class Synchronizer:
         self._on_fatal = on_fatal
         self._retry_base = retry_base
         self._retry_cap = retry_cap
+        self._keep_current = keep_current
         self._stopped = False
+        self._tg: TaskGroup | None = None  # while keeping current: hosts polling and full syncs
+        self._polling: anyio.CancelScope | None = None
+        self._syncing = False
+        self._sync_again = False
         # one problem log per activity, kept across polling restarts: ``problems()`` reads them
         self._problems = {what: ProblemLog(_LOGGER)
                           for what in ("initial sync", "feature flags", "segments")}
@@ -72,12 +100,15 @@ class Synchronizer:
                     tg.cancel_scope.cancel()
                     return
                 loaded.set()  # (a sync that ended without data, e.g. the 414 case: official)
-            if self.keep_current is None:
+            if self._keep_current is None:
                 await self.poll()
-            else:
-                await self.keep_current(self)
-
-    keep_current: Callable[[Synchronizer], Awaitable[None]] | None = None
+                return
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                try:
+                    await self._keep_current(self)
+                finally:
+                    self._tg = None
 
     async def _mark_ready_when(self, loaded: anyio.Event) -> None:
         await loaded.wait()
@@ -91,9 +122,42 @@ class Synchronizer:
             tg.start_soon(self._every, self._flags_period, self._poll_flags, "feature flags")
             tg.start_soon(self._every, self._segments_period, self._poll_segments, "segments")
 
-    async def sync_all(self) -> None:
-        """A full sync (streaming came up or went down), retried until it succeeds."""
-        await self._initial_sync()
+    # ------------------------------------------------------------------ SyncControl
+
+    def start_polling(self) -> None:
+        if self._polling is None and self._tg is not None:
+            scope = anyio.CancelScope()
+            self._polling = scope
+            self._tg.start_soon(self._poll_within, scope)
+
+    def stop_polling(self) -> None:
+        if self._polling is not None:
+            self._polling.cancel()
+            self._polling = None
+
+    def sync_all_soon(self) -> None:
+        if self._syncing:
+            self._sync_again = True
+            return
+        if self._tg is not None:
+            self._syncing = True
+            self._tg.start_soon(self._sync_all)
+
+    async def _poll_within(self, scope: anyio.CancelScope) -> None:
+        with scope:
+            await self.poll()
+
+    async def _sync_all(self) -> None:
+        """Full syncs (streaming came up or went down), each retried until it succeeds, until
+        no more were asked for meanwhile."""
+        try:
+            while True:
+                self._sync_again = False
+                await self._initial_sync()
+                if not self._sync_again:
+                    return
+        finally:
+            self._syncing = False
 
     async def _initial_sync(self, on_loaded: Callable[[], None] | None = None) -> bool:
         backoff = Backoff(self._retry_base, self._retry_cap)

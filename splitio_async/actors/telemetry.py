@@ -97,8 +97,11 @@ def storage_stats(snapshot: Snapshot) -> StorageStats:
 
 
 class TelemetryActor:
-    """Owns the factory's ``TelemetryStore``; also the SplitAPI's ``HttpObserver``. Every
-    ``record_*`` method is for the event loop's thread (other actors, the factory)."""
+    """Drains the hot path's call records into the factory's ``TelemetryStore`` and posts it.
+
+    The store is created first and handed, at construction, to everything that records into it
+    (the SplitAPI as its ``HttpObserver``, the streaming supervisor, the push worker); they all
+    run on the event loop's thread, as does this actor, so the store has one thread writing."""
 
     def __init__(
         self,
@@ -130,32 +133,10 @@ class TelemetryActor:
 
     # ------------------------------------------------------------------ inputs
 
-    def http_result(self, resource: str, status: int | None, latency_ms: float) -> None:
-        """``HttpObserver``: every request of the factory's SplitAPI (2xx sets ``lS``)."""
-        self.store.record_http(resource, status, latency_ms)
-
     def record_ready(self, time_until_ready_ms: float) -> None:
         """The factory is ready: record ``tR`` and let the config post go."""
         self.store.record_ready(time_until_ready_ms)
         self._ready.set()
-
-    def record_sync(self, resource: str) -> None:
-        self.store.record_sync(resource)
-
-    def record_streaming_event(self, event_type: int, data: int) -> None:
-        """One of ``models.telemetry``'s streaming event types (streaming.md §8)."""
-        self.store.record_streaming_event(event_type, data)
-
-    def record_token_refresh(self) -> None:
-        self.store.record_token_refresh()
-
-    def record_auth_rejection(self) -> None:
-        """A 4xx from the auth endpoint (the streaming actor reports it, not the observer)."""
-        self.store.record_auth_rejection()
-
-    def record_update_from_sse(self, kind: str) -> None:
-        """An update applied from an SSE payload without a fetch: ``sp`` or ``rbs``."""
-        self.store.record_update_from_sse(kind)
 
     def record_block_until_ready_timeout(self) -> None:
         self.store.record_ready_timeout()

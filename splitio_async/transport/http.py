@@ -132,7 +132,7 @@ class HttpObserver(Protocol):
     """Told about every request (telemetry): resource code (``sp``, ``se``, ``im``, ``ic``,
     ``ev``, ``te``, ``to``), HTTP status (None for a network failure) and latency in ms."""
 
-    def http_result(self, resource: str, status: int | None, latency_ms: float) -> None: ...
+    def record_http(self, resource: str, status: int | None, latency_ms: float) -> None: ...
 
 
 class SplitAPI:
@@ -144,7 +144,7 @@ class SplitAPI:
     ) -> None:
         self._client = client
         self._urls = urls
-        self.observer = observer
+        self._observer = observer
         self.limits = limits or Limits()
         self.answered = False  # some server answered (any status): the service is reachable
         redact.install()
@@ -286,8 +286,8 @@ class SplitAPI:
         return body
 
     def _observe(self, resource: str, status: int | None, started: float) -> None:
-        if self.observer is not None:
-            self.observer.http_result(resource, status, (time.perf_counter() - started) * 1000)
+        if self._observer is not None:
+            self._observer.record_http(resource, status, (time.perf_counter() - started) * 1000)
 
 
 def _from_legacy_spec(body: Any) -> dict[str, Any]:
