@@ -30,8 +30,8 @@ Why it is built this way:
   arrival at the server of the first fetch the notification caused; "event" the SDK's public
   SDK_UPDATE callback; "seen" the first get_treatment in the caller's thread that returns the new
   treatment (sync APIs poll in a tight loop, as a busy request thread would; async APIs every
-  --async-sleep). A finer split (parsed, queued, applied) needs a trace hook in the SDK: see the
-  README's Benchmarks section.
+  --async-sleep). A finer split (parsed, queued, applied) needs a trace hook in the SDK: see
+  docs/benchmarks.md.
 * Requests to splitChanges / segmentChanges during each change are counted, so an "instant" kind
   that fetched anyway shows up. The first --warmup changes of each kind are not counted.
 """

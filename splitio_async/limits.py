@@ -3,7 +3,7 @@ bound" means.
 
 A feature-flag SDK reads data it does not control: Split's API (or a proxy in front of it), a
 streaming service, files an operator points it at. Each input has a limit here, with a default
-large enough for real data and a config key to raise it (README "Limits"). Going over a limit
+large enough for real data and a config key to raise it (docs/limits.md). Going over a limit
 is a *data error*: that fetch, message or file is refused with one log line naming the key, and
 the data already held keeps being served.
 
@@ -49,7 +49,7 @@ class LimitExceeded(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The limits of one factory (config keys in the comments; README "Limits")."""
+    """The limits of one factory (config keys in the comments; docs/configuration.md)."""
 
     http_max_response_bytes: int = 64 * MiB  # httpMaxResponseBytes: on the wire and unpacked
     http_request_timeout: float = 60.0  # httpRequestTimeout: connect + headers + body, seconds

@@ -41,7 +41,7 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class FactoryStatus:
-    """What one factory is doing right now (see README "Status API")."""
+    """What one factory is doing right now (see docs/status.md)."""
 
     ready: bool
     destroyed: bool

@@ -53,8 +53,8 @@ def test_snippet(chain: snippets.Chain, backend: str | None) -> None:
 def test_every_markdown_file_has_blocks() -> None:
     """The collector sees the files (a path or parser mistake would silently test nothing)."""
     counts = {path.name: len(snippets.parse(path)) for path in _files()}
-    assert counts["README.md"] >= 10
-    assert sum(counts.values()) >= 60, counts
+    assert counts["README.md"] >= 5
+    assert sum(counts.values()) >= 45, counts
 
 
 BROKEN = """\

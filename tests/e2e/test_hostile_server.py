@@ -6,7 +6,7 @@ For each: the data already served stays served, the event loop never stalls for 
 ``STALL_BOUND_S`` (100 ms) and the process's memory never grows by more than ``RSS_BOUND_MB``
 (200 MB) while the attack lasts, the right log line appears once (naming the limit to raise),
 ``status()`` shows the problem, and the SDK recovers when the server does. Each test prints
-its measures (run with ``-s`` to see them; README "Limits" quotes them).
+its measures (run with ``-s`` to see them; docs/limits.md quotes them).
 
 Waits are bounded and wait on conditions (server-side request counts, SDK-side state polled by
 ``until``); the attacks are generated lazily by the server (``tests/fakes/hostile.py``) and the
