@@ -11,11 +11,9 @@ from collections.abc import Awaitable
 from typing import Any
 
 import anyio
-from anyio.abc import TaskStatus
 
 from .._threads import to_worker_thread
-from .intake import Intake
-from .waker import Waker
+from .serial import SerialWorker
 
 _LOGGER = logging.getLogger("splitio.client.listener")
 
@@ -41,40 +39,11 @@ async def _in_worker_thread(log_impression: Any, data: dict[str, Any]) -> None:
         await outcome
 
 
-class ListenerActor:
+class ListenerActor(SerialWorker[Awaitable[Any]]):
     def __init__(self) -> None:
-        self.intake: Intake[Awaitable[Any]] = Intake(QUEUE_SIZE, 1)
-        self._stopping = False
-        self._waker: Waker | None = None
+        super().__init__(QUEUE_SIZE)
 
-    def submit(self, outcome: Awaitable[Any]) -> bool:
-        """Hot-path side: queue one coroutine (any thread)."""
-        return self.intake.append(outcome)
-
-    def stop(self) -> None:
-        self._stopping = True
-        if self._waker is not None:
-            self._waker.set()
-
-    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        self._waker = Waker()
-        self.intake.set_waker(self._waker)
-        task_status.started()
-        try:
-            while True:
-                while batch := self.intake.drain(1):  # one at a time: the rest stays queued
-                    await self._await(batch[0])
-                if self._stopping:
-                    return
-                await self._waker.wait()
-        finally:
-            self.intake.set_waker(None)
-            for outcome in self.intake.drain():
-                close = getattr(outcome, "close", None)
-                if close is not None:
-                    close()
-
-    async def _await(self, outcome: Awaitable[Any]) -> None:
+    async def handle(self, outcome: Awaitable[Any]) -> None:
         try:
             with anyio.fail_after(CALL_TIMEOUT):
                 await outcome
@@ -82,3 +51,8 @@ class ListenerActor:
             _LOGGER.error("Impression listener took longer than %ss; abandoned", CALL_TIMEOUT)
         except Exception:
             _LOGGER.exception("Impression listener raised; the evaluation was not affected")
+
+    def discard(self, outcome: Awaitable[Any]) -> None:
+        close = getattr(outcome, "close", None)
+        if close is not None:
+            close()
