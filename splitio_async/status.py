@@ -13,7 +13,7 @@ counted in the subscription's ``dropped``. Iteration ends when the factory is de
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -55,6 +55,11 @@ class FactoryStatus:
     dropped: dict[str, int]
     lost: dict[str, int]
     last_errors: dict[str, str]  # per source: the last problem not recovered from yet
+    # health figures (docs/observability.md): per kind (impressions, events) unless noted
+    queued: dict[str, int] = field(default_factory=dict)  # handed to the recorder, cumulative
+    post_failures: dict[str, int] = field(default_factory=dict)  # failed sends (each retried)
+    last_delivery: dict[str, int | None] = field(default_factory=dict)  # epoch ms
+    streaming: dict[str, object] = field(default_factory=dict)  # connected, connections, ...
 
 
 class ChangeSubscription:
@@ -230,4 +235,22 @@ def describe(
         dropped={kind: counts.get(f"{kind}_dropped", 0) for kind in kinds},
         lost={kind: counts.get(f"{kind}_lost", 0) for kind in kinds},
         last_errors=last_errors,
+        queued={kind: by_name[kind].received if kind in by_name else 0 for kind in kinds},
+        post_failures={kind: by_name[kind].failures if kind in by_name else 0 for kind in kinds},
+        last_delivery={
+            kind: by_name[kind].last_success if kind in by_name else None for kind in kinds
+        },
+        streaming=_streaming(push),
     )
+
+
+def _streaming(push: PushSupervisor | None) -> dict[str, object]:
+    """Whether the stream is up now, how many times it was opened, and so how many times it
+    had to be opened again (a token refresh counts: it reconnects)."""
+    connections = push.connections if push is not None else 0
+    return {
+        "enabled": push is not None,
+        "connected": bool(push is not None and push.streaming),
+        "connections": connections,
+        "reconnects": max(0, connections - 1),
+    }

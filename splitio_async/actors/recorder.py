@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -83,6 +84,9 @@ class Recorder(Generic[Raw, Item]):
         self.delivered = 0
         self.dropped = 0  # refused by the service, or because undelivered ones filled the bound
         self.lost = 0  # still undelivered when the shutdown deadline passed
+        self.received = 0  # records taken from the intake (after the impressions mode's dedup)
+        self.failures = 0  # sends that failed (a bulk or the counters): each one is retried
+        self.last_success: int | None = None  # epoch ms of the last flush that sent everything
 
     @property
     def pending(self) -> int:
@@ -137,6 +141,7 @@ class Recorder(Generic[Raw, Item]):
         """Send what is pending; False when something failed (it stays pending)."""
         self._take_intake()
         ok = True
+        sent = bool(self._pending)
         while self._pending:
             bulk = self._pending[: self._bulk_size]
             self._resolved = 0
@@ -144,6 +149,7 @@ class Recorder(Generic[Raw, Item]):
                 await self._send_isolating(bulk)
             except Exception as exc:
                 del self._pending[: self._resolved]
+                self.failures += 1
                 self._problems.problem(f"{self.name}: sending failed ({exc}); will retry")
                 ok = False
                 break
@@ -153,9 +159,12 @@ class Recorder(Generic[Raw, Item]):
             try:
                 await self._on_flush(final)
             except Exception as exc:
+                self.failures += 1
                 self._problems.problem(f"{self.name}: sending counters failed ({exc})")
                 ok = False
         if ok:
+            if sent:
+                self.last_success = int(time.time() * 1000)
             self._backoff.reset()
             self._problems.recovered(self.name)
         return ok
@@ -205,6 +214,7 @@ class Recorder(Generic[Raw, Item]):
                 f"{self.name}: {len(prepared) - room} records dropped: the service has not "
                 f"accepted the previous {len(self._pending)} yet", logging.ERROR,
             )
+        self.received += len(prepared)
         self._pending.extend(prepared[:room])
 
 
