@@ -85,6 +85,19 @@ EXTRA_CHECKS = {
         from splitio_async.transport.kerberos import load_spnego
         load_spnego("KERBEROS_PROXY")
     """,
+    "prometheus": """
+        from pathlib import Path
+        from prometheus_client import CollectorRegistry, generate_latest
+        from splitio_async.prometheus import StatusCollector
+        from splitio_sync_shim import get_factory
+        flags = Path(QUICKSTART).with_name("flags.yaml")
+        factory = get_factory("localhost", config={"splitFile": str(flags)})
+        factory.block_until_ready(5)
+        registry = CollectorRegistry()
+        registry.register(StatusCollector(factory))
+        assert b"splitio_ready 1.0" in generate_latest(registry)
+        factory.destroy()
+    """,
 }
 
 NO_SDK_TEST = """

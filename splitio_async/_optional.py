@@ -1,9 +1,10 @@
 """Optional dependencies: imported by the mode or module that needs them, never at package import.
 
 A plain ``pip install splitio_async`` must import and run (localhost, standalone, testing kit,
-command line); redis-py, trio, openfeature-sdk and Django come with extras. When a feature needs
-one that is missing, the user gets one ``MissingDependencyError`` naming the extra, not a
-``ModuleNotFoundError`` from deep inside the SDK.
+command line); redis-py, trio, openfeature-sdk, Django, opentelemetry-api and prometheus-client
+come with extras. When a feature needs one that is missing, the user gets one
+``MissingDependencyError`` naming the extra, not a ``ModuleNotFoundError`` from deep inside the
+SDK.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ EXTRAS = {
     "trio": ("trio", "trio"),
     "openfeature": ("openfeature-sdk", "openfeature"),
     "django": ("Django", "django"),
+    "opentelemetry": ("opentelemetry-api", "opentelemetry"),
+    "prometheus_client": ("prometheus-client", "prometheus"),
 }
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import REPO
 
-EXTRAS = {"redis": "redis", "trio": "trio", "openfeature": "openfeature", "django": "django"}
+EXTRAS = {"redis": "redis", "trio": "trio", "openfeature": "openfeature", "django": "django",
+          "opentelemetry": "opentelemetry", "prometheus_client": "prometheus"}
 
 
 def _python(code: str, hide: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -50,6 +51,8 @@ def test_the_packages_import_and_localhost_runs_without_each_extra(hidden: str) 
                  "preload('localhost', {'splitFile': 'examples/flags.yaml'}, backend='trio')"),
         ("openfeature", "import splitio_async.openfeature"),
         ("django", "import splitio_sync_shim.django"),
+        ("opentelemetry", "import splitio_async.opentelemetry"),
+        ("prometheus_client", "import splitio_async.prometheus"),
     ],
 )
 def test_a_feature_without_its_extra_names_the_extra(hidden: str, code: str) -> None:
