@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from splitio_async import bounded_json
 from splitio_async.inflate import GZIP, inflate
 from splitio_async.limits import LimitExceeded
+from splitio_async.redis.resp import ReplyReader
 from splitio_async.storage.snapshot import Snapshot, apply_segment_change
-from splitio_async.transport.resp import ReplyReader
 from tests.fakes.hostile import deflate_bomb
 from tests.helpers import rollout_flag
 

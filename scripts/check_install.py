@@ -60,7 +60,7 @@ EXTRA_CHECKS = {
                 raise AssertionError(module + " imported without its extra")
     """,
     "redis": """
-        from splitio_async.transport.redis_connection import RedisConnection
+        from splitio_async.redis.connection import RedisConnection
         from splitio_sync_shim import get_factory
         factory = get_factory("sdk-key", config={"redisHost": "127.0.0.1", "redisPort": 9})
         assert factory is not None and not factory.ready

@@ -30,8 +30,8 @@ from .engine.evaluator import Evaluator
 from .engine.explain import explain
 from .errors import MissingDependencyError, SplitError, TimeoutException
 from .factory import open_factory
+from .redis.keys import RedisKeys
 from .steps import drive_sync
-from .storage.redis_keys import RedisKeys
 from .storage.redis_view import RedisView
 from .storage.snapshot import FlagChanges, Snapshot, apply_flag_changes, apply_segment_change
 
@@ -203,7 +203,7 @@ def _redis_snapshot(url: str, prefix: str | None, timeout: float) -> Snapshot:
         redis = require("redis", "--redis")
     except MissingDependencyError as exc:
         raise CliError(str(exc), USAGE_ERROR) from None
-    from .transport.redis_connection import run_blocking  # noqa: PLC0415 - needs redis-py
+    from .redis.connection import run_blocking  # noqa: PLC0415 - needs redis-py
 
     keys = RedisKeys(prefix)
     try:

@@ -43,7 +43,6 @@ from .actors.push import PushSupervisor
 from .actors.push_worker import QUEUE_SIZE as UPDATES_QUEUE
 from .actors.push_worker import PushWorker, Update
 from .actors.recorder import Recorder, discard
-from .actors.redis_sink import RedisSink, RedisTelemetry
 from .actors.segment_syncer import SegmentSyncer
 from .actors.spec_version import SpecVersion
 from .actors.storage import INBOX_SIZE, StorageActor
@@ -66,12 +65,13 @@ from .manager import Manager, ManagerCore
 from .models.events import Event
 from .models.impressions import Impression
 from .models.telemetry import RecordingStats, TelemetryStore
-from .redis_config import RedisSettings, is_redis_mode
+from .redis.keys import RedisKeys
+from .redis.settings import RedisSettings, is_redis_mode
+from .redis.sink import RedisSink, RedisTelemetry
 from .sdk_events import SdkEventsHub
 from .status import ChangeFeed, ChangeSubscription, FactoryStatus, describe
 from .steps import drive_async, drive_sync
 from .storage import state as states
-from .storage.redis_keys import RedisKeys
 from .storage.redis_view import RedisView
 from .storage.state import FactoryState
 from .transport.http import (
@@ -86,7 +86,7 @@ from .transport.http import (
 from .transport.metadata import sdk_metadata
 
 if TYPE_CHECKING:
-    from .transport.redis_connection import RedisConnection
+    from .redis.connection import RedisConnection
 
 _LOGGER = logging.getLogger("splitio.client.factory")
 
@@ -337,7 +337,7 @@ class SplitFactory:
             return None
         core = self._core
         problem = core.problems.current if isinstance(core, RedisEvaluationCore) else None
-        from .transport.redis_connection import describe_nodes  # noqa: PLC0415 - [redis] extra
+        from .redis.connection import describe_nodes  # noqa: PLC0415 - [redis] extra
 
         return ", ".join(describe_nodes(self._redis_settings)), problem or self._redis_problem
 
@@ -523,7 +523,7 @@ class SplitFactory:
         """Consumer mode: no sync, no streaming; recorders write to Redis. Ready once Redis
         answered and every flag definition was read once (official: ready at once; we wait so
         that an unreachable Redis shows as not ready rather than as a stream of errors)."""
-        from .transport.redis_connection import RedisConnection  # noqa: PLC0415 - [redis] extra
+        from .redis.connection import RedisConnection  # noqa: PLC0415 - [redis] extra
 
         self._redis = redis = RedisConnection(settings)
         config = self._config

@@ -16,7 +16,7 @@ IO_AND_CONCURRENCY = ("anyio", "sniffio", "trio", "asyncio", "httpx", "httpx_sse
 PURE = [
     "models", "engine", "localhost", "storage/snapshot.py", "storage/state.py", "errors.py",
     "config.py", "validation.py", "properties.py", "key.py", "manager.py", "lowlevel.py",
-    "actors/intake.py", "steps.py", "consumer.py", "redis_config.py", "storage/redis_keys.py",
+    "actors/intake.py", "steps.py", "consumer.py", "redis/settings.py", "redis/keys.py",
     "storage/redis_view.py", "storage/segment_keys.py", "limits.py", "bounded_json.py",
     "inflate.py", "redaction.py",
 ]

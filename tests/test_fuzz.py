@@ -48,7 +48,7 @@ from splitio_async.models.notifications import (
     parse_message,
 )
 from splitio_async.models.splits import parse_split
-from splitio_async.redis_config import RedisSettings
+from splitio_async.redis.settings import RedisSettings
 from splitio_async.storage.snapshot import FlagChanges, Snapshot, apply_flag_changes
 from tests.helpers import rollout_flag, segment_flag
 

@@ -29,8 +29,8 @@ from typing import Any, TypeVar
 
 from ..models.rule_based_segments import RuleBasedSegment, parse_rule_based_segment
 from ..models.splits import Split, parse_split
+from ..redis.keys import RedisKeys
 from ..steps import Batch, Steps
-from .redis_keys import RedisKeys
 
 _LOGGER = logging.getLogger("splitio.storage.redis")
 

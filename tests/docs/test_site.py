@@ -15,7 +15,7 @@ import pytest
 
 from splitio_async.config import Config
 from splitio_async.config_keys import KNOWN
-from splitio_async.redis_config import RedisSettings
+from splitio_async.redis.settings import RedisSettings
 from tests.conftest import REPO
 from tests.docs.conftest import build_site, mkdocs_or_skip
 

@@ -29,7 +29,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from splitio_async.storage.redis_keys import RedisKeys
+from splitio_async.redis.keys import RedisKeys
 from tests.conftest import CONFORMANCE
 from tests.pluggable.wrappers import Snapshot
 from tests.redis.test_official_compat import COUNTING_CALLS, DEBUG_CALLS

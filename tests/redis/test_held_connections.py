@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from splitio_async.redis_config import RedisSettings
-from splitio_async.transport.redis_connection import build_blocking_client, run_blocking
+from splitio_async.redis.connection import build_blocking_client, run_blocking
+from splitio_async.redis.settings import RedisSettings
 from tests.redis_servers import RedisServer
 
 

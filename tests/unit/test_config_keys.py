@@ -47,7 +47,7 @@ def test_every_key_the_config_reads_is_known() -> None:
     from tests.conftest import REPO  # noqa: PLC0415
 
     read: set[str] = set()
-    for module in ("config.py", "limits.py", "redis_config.py"):
+    for module in ("config.py", "limits.py", "redis/settings.py"):
         source = (REPO / "splitio_async" / module).read_text()
         read |= set(re.findall(r'"((?:[a-z]+[A-Z][A-Za-z]*)|IPAddressesEnabled)"', source))
     assert {"splitFile", "redisHost", "httpMaxResponseBytes"} <= read

@@ -23,7 +23,7 @@ from splitio_async.config import Config
 from splitio_async.inflate import GZIP, ZLIB, Inflater, inflate
 from splitio_async.limits import LimitExceeded, Limits, is_finite_number, safe_repr
 from splitio_async.redaction import RedactingFilter, redact
-from splitio_async.redis_config import RedisSettings
+from splitio_async.redis.settings import RedisSettings
 from splitio_async.transport.bounded import describe_error
 
 # ---------------------------------------------------------------------------------- JSON

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from splitio_async.transport.resp import ReplyReader, first_error, node_unusable, pack
+from splitio_async.redis.resp import ReplyReader, first_error, node_unusable, pack
 
 STREAM = (
     b"$6\r\nh\xc3\xa9llo\r\n"  # bulk string (UTF-8: 6 bytes)

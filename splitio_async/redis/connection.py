@@ -34,9 +34,9 @@ import redis.sentinel
 import sniffio
 
 from .._threads import to_worker_thread
-from ..redis_config import RedisSettings
 from ..steps import Batch
 from .resp import NativeRedis, ReplyReader, first_error, node_unusable, pack
+from .settings import RedisSettings
 
 # redis-py 8 asks for driver info (older releases read their version once, at import); looked up
 # by name so that type-checking holds on every redis-py release the package allows

@@ -16,9 +16,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import RedisClusterConfigurationException, SentinelConfigurationException
-from .limits import checked_number, checked_optional, is_finite_number, safe_repr
-from .storage.redis_keys import has_hash_tag
+from ..errors import RedisClusterConfigurationException, SentinelConfigurationException
+from ..limits import checked_number, checked_optional, is_finite_number, safe_repr
+from .keys import has_hash_tag
 
 _LOGGER = logging.getLogger("splitio.client.config")
 

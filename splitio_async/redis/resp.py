@@ -22,8 +22,8 @@ import anyio
 import redis
 from anyio.abc import ByteStream
 
-from ..redis_config import RedisSettings
 from ..steps import Batch
+from .settings import RedisSettings
 
 _CHUNK = 65536
 

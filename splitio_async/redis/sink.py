@@ -19,14 +19,14 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
+from ..actors.intake import Intake
+from ..actors.waker import Waker
 from ..models.events import Event
 from ..models.impressions import Impression
 from ..models.telemetry import EXCEPTION, METHOD_CODES, NOT_READY, CallRecord, bucket_index
 from ..steps import Batch
-from ..storage.redis_keys import IMPRESSIONS_TTL, RedisKeys
 from ..transport.metadata import SdkMetadata
-from .intake import Intake
-from .waker import Waker
+from .keys import IMPRESSIONS_TTL, RedisKeys
 
 _LOGGER = logging.getLogger("splitio.storage.redis")
 
