@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from time import perf_counter_ns
 from typing import Any, NamedTuple
 
@@ -100,11 +100,13 @@ class Hook:
 
     def after_evaluation(
         self, evaluation: Evaluation, detail: EvaluationDetail, state: Any
-    ) -> None:
+    ) -> Awaitable[None] | None:
         """Called with the result of ``evaluation``."""
+        return None
 
-    def after_track(self, event: TrackedEvent) -> None:
+    def after_track(self, event: TrackedEvent) -> Awaitable[None] | None:
         """Called after a ``track`` call that passed validation."""
+        return None
 
 
 def _implemented(hook: Any, name: str) -> Callable[..., Any] | None:
