@@ -41,3 +41,16 @@ def test_health_wsgi_example() -> None:
     assert lines[0] == "status: 200"
     status = json.loads(lines[1])
     assert status["ready"] is True and status["mode"] == "localhost"
+    # the health figures: per kind, and the stream's state (localhost: no stream)
+    assert status["queued"] == {"impressions": 0, "events": 0}
+    assert status["post_failures"] == {"impressions": 0, "events": 0}
+    assert status["last_delivery"] == {"impressions": None, "events": None}
+    assert status["streaming"]["enabled"] is False
+
+
+def test_prometheus_example() -> None:
+    """The Prometheus endpoint answers the figures in the text format over a real socket."""
+    out = _run("metrics_prometheus.py")
+    assert 'splitio_ready{service="checkout"} 1.0' in out
+    assert 'splitio_records_waiting{kind="impressions",service="checkout"} 1.0' in out
+    assert "# TYPE splitio_posts_failed_total counter" in out
