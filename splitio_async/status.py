@@ -12,21 +12,18 @@ counted in the subscription's ``dropped``. Iteration ends when the factory is de
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 if TYPE_CHECKING:
-    from .actors.flag_syncer import FlagSyncer
     from .actors.push import PushSupervisor
-    from .actors.recorder import Recorder
-    from .actors.segment_syncer import SegmentSyncer
-    from .actors.synchronizer import Synchronizer
-    from .storage.state import FactoryState
+    from .recording import Recording
+    from .storage.snapshot import Snapshot
 
+KINDS = ("impressions", "events")
 CHANGES_BUFFER = 100  # changes waiting per subscriber before the oldest is dropped
 
 
@@ -45,7 +42,7 @@ class FactoryStatus:
 
     ready: bool
     destroyed: bool
-    mode: str  # "localhost" | "standalone" | "redis"
+    mode: str  # "standalone" | "localhost" | "testing" | "redis"
     sync_mode: str  # "streaming" | "polling" | "files" | "consumer" | "none"
     sync_reason: str
     last_sync: dict[str, int | None]  # epoch ms of the last successful fetch: flags, segments
@@ -144,107 +141,55 @@ class ChangeFeed:
         self._subscribers.clear()
 
 
-def _sync_mode(
-    state: FactoryState, ready: bool, destroyed: bool, refresh_files: bool,
-    push: PushSupervisor | None, sdk_key_error: str | None,
-) -> tuple[str, str]:
-    """How data is kept current ("streaming", "polling", "files", "none") and why."""
-    if destroyed:
-        return "none", "factory destroyed"
-    if sdk_key_error is not None:
-        return "none", "SDK key refused: syncing stopped"
-    if state.localhost:
-        if refresh_files:
-            return "files", "localhost mode, files re-read periodically"
-        return "files", "localhost mode, files read once"
-    if not ready:
-        return "none", "initial sync in progress"
-    if push is None:
-        return "polling", "streamingEnabled is false"
-    if push.streaming:
-        return "streaming", "streaming up"
-    if push.off_reason is not None:
-        return "polling", push.off_reason
-    if push.polling:
-        return "polling", "stream down, polling until it reconnects"
-    return "none", "stream connecting"
+@dataclass(frozen=True, slots=True)
+class ModeStatus:
+    """A mode's part of ``status()``: what it is, how it keeps data current and why, when its
+    last fetch succeeded, and its parts' current problems."""
+
+    mode: str
+    sync_mode: str
+    sync_reason: str
+    last_sync: dict[str, int | None] = field(
+        default_factory=lambda: {"flags": None, "segments": None}
+    )
+    problems: dict[str, str] = field(default_factory=dict)
+    streaming: dict[str, object] = field(default_factory=lambda: streaming_figures(None))
 
 
 def describe(
     *,
-    state: FactoryState,
     ready: bool,
     destroyed: bool,
-    refresh_files: bool,
-    push: PushSupervisor | None,
-    sdk_key_error: str | None,
-    synchronizer: Synchronizer | None,
-    syncers: tuple[FlagSyncer | None, SegmentSyncer | None],
-    recorders: Sequence[Recorder[Any, Any]],
-    intake_sizes: dict[str, int],
-    counts: dict[str, int],
-    redis: tuple[str, str | None] | None = None,
-    problems: dict[str, str | None] | None = None,
+    mode: ModeStatus,
+    snapshot: Snapshot,
+    recording: Recording,
 ) -> FactoryStatus:
-    """Assemble ``factory.status()`` from what each actor exposes (plain reads, any thread)."""
-    by_name = {recorder.name: recorder for recorder in recorders}
-    kinds = ("impressions", "events")
-    last_errors: dict[str, str] = {}
-    if synchronizer is not None:
-        last_errors.update(synchronizer.problems())
-    if push is not None and push.last_problem is not None:
-        last_errors["streaming"] = push.last_problem
-    for name, recorder in by_name.items():
-        if recorder.last_problem is not None:
-            last_errors[name] = recorder.last_problem
-    for name, problem in (problems or {}).items():  # other parts' current problems
-        if problem is not None:
-            last_errors[name] = problem
-    if sdk_key_error is not None:
-        last_errors["sdk key"] = sdk_key_error
-    sync_mode, sync_reason = _sync_mode(state, ready, destroyed, refresh_files, push,
-                                        sdk_key_error)
-    mode = "localhost" if state.localhost else "standalone"
-    if redis is not None:  # consumer mode: (where it reads, the current read problem)
-        mode, sync_mode = "redis", "consumer"
-        sync_reason = f"reads the Split Synchronizer's cache at {redis[0]}"
-        if redis[1] is not None:
-            last_errors["redis"] = redis[1]
-    snapshot = state.snapshot
-    flags, segments = syncers
+    """Assemble ``factory.status()`` from the mode's part, the recorders and the snapshot (plain
+    reads, any thread)."""
+    counts = recording.delivery_counts()
     return FactoryStatus(
         ready=ready,
         destroyed=destroyed,
-        mode=mode,
-        sync_mode=sync_mode,
-        sync_reason=sync_reason,
-        last_sync={
-            "flags": flags.last_success if flags else None,
-            "segments": segments.last_success if segments else None,
-        },
+        mode=mode.mode,
+        sync_mode=mode.sync_mode,
+        sync_reason=mode.sync_reason,
+        last_sync=dict(mode.last_sync),
         change_numbers={
             "flags": snapshot.flags_change_number,
             "rule_based_segments": snapshot.rule_based_segments_change_number,
             "segments": dict(snapshot.segment_change_numbers),
         },
-        queue_depths={
-            kind: intake_sizes[kind] + (by_name[kind].pending if kind in by_name else 0)
-            for kind in kinds
-        },
-        delivered={kind: counts.get(f"{kind}_delivered", 0) for kind in kinds},
-        dropped={kind: counts.get(f"{kind}_dropped", 0) for kind in kinds},
-        lost={kind: counts.get(f"{kind}_lost", 0) for kind in kinds},
-        last_errors=last_errors,
-        queued={kind: by_name[kind].received if kind in by_name else 0 for kind in kinds},
-        post_failures={kind: by_name[kind].failures if kind in by_name else 0 for kind in kinds},
-        last_delivery={
-            kind: by_name[kind].last_success if kind in by_name else None for kind in kinds
-        },
-        streaming=_streaming(push),
+        queue_depths=recording.queue_depths(),
+        delivered={kind: counts.get(f"{kind}_delivered", 0) for kind in KINDS},
+        dropped={kind: counts.get(f"{kind}_dropped", 0) for kind in KINDS},
+        lost={kind: counts.get(f"{kind}_lost", 0) for kind in KINDS},
+        last_errors={**recording.problems(), **mode.problems},
+        **recording.health(),
+        streaming=dict(mode.streaming),
     )
 
 
-def _streaming(push: PushSupervisor | None) -> dict[str, object]:
+def streaming_figures(push: PushSupervisor | None) -> dict[str, object]:
     """Whether the stream is up now, how many times it was opened, and so how many times it
     had to be opened again (a token refresh counts: it reconnects)."""
     connections = push.connections if push is not None else 0

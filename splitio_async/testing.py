@@ -27,7 +27,7 @@ import contextlib
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -37,10 +37,15 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from .actors.intake import Intake
 from .actors.messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
+from .config import Config
 from .lowlevel import ImpressionRecord
 from .models.events import Event
 from .models.impressions import Impression
 from .models.splits import Split, parse_split
+from .modes import Mode, register
+from .modes.data_source import CONFIG_KEY, Feed
+from .recording import Recording, Sink
+from .status import ModeStatus
 from .storage.snapshot import FlagChanges
 from .storage.state import FactoryState
 
@@ -343,7 +348,10 @@ class RecordedCalls:
 
 
 class TestData:
-    """A programmable flag source: ``open_factory("testing", config={"testData": td})``."""
+    """A programmable flag source: ``open_factory("testing", config={"testData": td})``.
+
+    It is a data source (``config["testData"]``) for any sdk key; ``"testing"`` is the
+    convention."""
 
     __test__ = False  # not a pytest test class
 
@@ -457,15 +465,21 @@ class TestData:
         for source in sources:
             source.deliver(source.collect)
 
+    # ------------------------------------------------------------------ as a data source
 
-def test_data_of(config: Mapping[str, Any]) -> TestData:
-    """The ``testData`` of a testing-mode factory's config."""
-    data = config.get("testData")
-    if not isinstance(data, TestData):
-        raise TypeError(
-            'sdk_key "testing" needs config={"testData": splitio_async.testing.TestData()}'
+    def data_source_actor(self, feed: Feed) -> TestDataSource:
+        """The actor that feeds one factory (``modes.data_source.DataSource``)."""
+        return TestDataSource(self, feed.state, feed.outbox, feed.apply,
+                              feed.recording.impressions, feed.recording.events)
+
+    def recording_sink(self, recording: Recording) -> Sink:
+        """Every impression and event of the factory goes to ``recorded``."""
+        recorded = self.recorded
+        return replace(
+            recording.discarding_sink(),
+            send_impressions=recorded.send_impressions, send_events=recorded.send_events,
+            prepare_impressions=recorded.prepare_impressions,
         )
-    return data
 
 
 class TestDataSource:
@@ -541,3 +555,27 @@ class TestDataSource:
         self._data.recorded.add(
             _impressions(self._impressions.drain()), self._events.drain()
         )
+
+
+class _TestingKeyWithoutData(Mode):
+    """The sdk key ``"testing"`` without ``config["testData"]``: a forgotten ``TestData`` would
+    otherwise start a standalone factory that tries Split's cloud with an invalid key, so the
+    factory fails to start and says what is missing. Asked before the built-in modes once the
+    testing kit is imported (a program with a ``TestData`` has imported it)."""
+
+    name = "testing"
+
+    @classmethod
+    def applies(cls, sdk_key: str, config: Config) -> bool:
+        return sdk_key == TESTING and CONFIG_KEY not in config.raw
+
+    async def open(self) -> Sink:
+        raise TypeError(
+            'sdk_key "testing" needs config={"testData": splitio_async.testing.TestData()}'
+        )
+
+    def status(self, ready: bool, destroyed: bool) -> ModeStatus:
+        return ModeStatus(self.name, "none", "no testData in the config")
+
+
+register(_TestingKeyWithoutData)

@@ -92,3 +92,30 @@ def test_public_names_are_exported() -> None:
         assert len(set(module.__all__)) == len(module.__all__)
         assert set(module.__all__) == {"__version__", *module._WHERE}
         assert set(module.__all__) <= set(dir(module))
+
+
+# the testing kit and its pytest plugin; nothing else may know them
+TESTING_KIT = ("testing.py", "pytest_plugin.py")
+
+
+def test_no_production_module_knows_the_testing_kit() -> None:
+    """Test data is a data source passed in the config: no production module imports the
+    testing kit or compares an sdk key with ``"testing"``."""
+    for path in [*PACKAGE.rglob("*.py"), *SHIM.rglob("*.py")]:
+        if path.parent == PACKAGE and path.name in TESTING_KIT:
+            continue
+        package = "splitio_async" if path.is_relative_to(PACKAGE) else "splitio_sync_shim"
+        assert not any(name.startswith("splitio_async.testing")
+                       for name in _imports(path, package)), f"{path} imports the testing kit"
+        tree = ast.parse(path.read_text())
+        aliases = {  # module-level names for the literal, e.g. TESTING = "testing"
+            target.id for node in tree.body if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant) and node.value.value == "testing"
+            for target in node.targets if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Compare):
+                for operand in (node.left, *node.comparators):
+                    literal = isinstance(operand, ast.Constant) and operand.value == "testing"
+                    alias = isinstance(operand, ast.Name) and operand.id in aliases
+                    assert not (literal or alias), f"{path}:{node.lineno} tests for 'testing'"

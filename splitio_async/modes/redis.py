@@ -1,0 +1,150 @@
+"""Redis consumer mode (``redisHost`` & co., spec: storage-redis.md): no sync and no streaming;
+every call gathers its data from the Split Synchronizer's cache with the I/O-free steps of
+``consumer``, and the recorders and telemetry write to Redis lists and hashes. Ready once Redis
+answered and every flag definition was read once (official: ready at once; we wait so that an
+unreachable Redis shows as not ready rather than as a stream of errors)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import anyio
+from anyio.abc import TaskGroup
+
+from .._optional import require
+from .._threads import to_worker_thread
+from ..actors.backoff import Backoff, ProblemLog
+from ..actors.telemetry import new_intake
+from ..config import Config
+from ..consumer import RedisEvaluationCore, RedisManagerCore
+from ..lowlevel import Steps
+from ..recording import Sink
+from ..redis.keys import RedisKeys
+from ..redis.settings import RedisSettings, is_redis_mode
+from ..redis.sink import RedisSink, RedisTelemetry
+from ..status import ModeStatus
+from ..steps import drive_async, drive_sync
+from ..storage.redis_view import RedisView
+from ..transport.metadata import sdk_metadata
+from .base import Mode, Parts
+
+if TYPE_CHECKING:
+    from ..redis.connection import RedisConnection
+
+_LOGGER = logging.getLogger("splitio.client.factory")
+
+RETRY_CAP = 5.0  # longest wait between attempts to reach Redis at start
+
+
+class RedisMode(Mode):
+    name: ClassVar[str] = "redis"
+
+    def __init__(self, parts: Parts) -> None:
+        super().__init__(parts)
+        require("redis", "Redis consumer mode")
+        config = parts.config
+        self._settings = settings = RedisSettings.from_dict(config.raw)
+        if config.flag_sets_filter is not None:
+            _LOGGER.warning(
+                "config: FlagSets filter is not applicable for Consumer modes where the SDK "
+                "does keep rollout data in sync. FlagSet filter was discarded."
+            )
+        self._calls = new_intake()  # the hot path's call records, for telemetry
+        self._view = RedisView(
+            RedisKeys(settings.prefix),
+            settings.local_cache_ttl if settings.local_cache_enabled else None,
+        )
+        self._redis_core = RedisEvaluationCore.over(
+            parts.core, self._calls, self._view, settings.data_sampling
+        )
+        self.core = self._redis_core
+        self.manager_core = RedisManagerCore(parts.state, self._view, self._redis_core.problems)
+        self._redis: RedisConnection | None = None
+        self._sink: RedisSink | None = None
+        self._telemetry: RedisTelemetry | None = None
+        self._problem: str | None = None  # why Redis could not be read at start
+        self._reached = False  # Redis answered once (destroy does not wait otherwise)
+
+    @classmethod
+    def applies(cls, sdk_key: str, config: Config) -> bool:
+        return is_redis_mode(config.raw)
+
+    async def open(self) -> Sink:
+        from ..redis.connection import RedisConnection  # noqa: PLC0415 - [redis]
+
+        self._redis = redis = RedisConnection(self._settings)
+        config = self.parts.config
+        metadata = sdk_metadata(config.ip_addresses_enabled, config.machine_ip,
+                                config.machine_name)
+        if config.ip_addresses_enabled and not (config.machine_ip and config.machine_name):
+            metadata = await to_worker_thread(
+                sdk_metadata, True, config.machine_ip, config.machine_name
+            )
+        self._sink = sink = RedisSink(redis.execute, self._view.keys, metadata)
+        return self.parts.recording.counted_sink(sink, sink.send_impressions, sink.send_events,
+                                                 lambda: not self._reached)
+
+    async def start(self, tg: TaskGroup) -> None:
+        assert self._sink is not None
+        self._telemetry = RedisTelemetry(self._sink, self._calls)
+        await tg.start(self._telemetry.run)
+        tg.start_soon(self._warm_up, self._sink)
+
+    async def _warm_up(self, sink: RedisSink) -> None:
+        """Retry until Redis answers (``block_until_ready`` times out meanwhile), then mark the
+        factory ready and write the telemetry init record."""
+        assert self._redis is not None
+        backoff = Backoff(self.parts.config.sync_retry_base / 20, RETRY_CAP)
+        problems = ProblemLog(_LOGGER)
+        while True:
+            try:
+                flags = await drive_async(self._view.warm_up(), self._redis.execute)
+            except Exception as exc:
+                self._problem = f"{type(exc).__name__}: {exc}"
+                problems.problem(f"Redis cannot be read ({self._problem}); "
+                                 "the SDK is not ready until it can")
+                await anyio.sleep(backoff.next())
+                continue
+            break
+        problems.recovered("Redis")
+        self._problem = None
+        self._reached = True
+        self._redis_core.problems.recovered()  # e.g. a manager call made meanwhile
+        _LOGGER.debug("Redis consumer mode: %d flags in the cache", flags)
+        self.parts.mark_ready()
+        try:
+            await sink.write_init(*self.parts.live_totals())
+        except Exception as exc:
+            _LOGGER.debug("writing the telemetry init record failed: %r", exc)
+
+    async def final_flush(self) -> None:
+        if self._telemetry is not None:
+            await self._telemetry.flush()
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def run_steps(self, steps: Steps[Any]) -> Any:
+        redis = self._redis
+        if redis is None:  # not connected (yet, or any more): the call fails like a lost Redis
+            return await super().run_steps(steps)
+        return await drive_async(steps, redis.execute)
+
+    def run_steps_blocking(self, steps: Steps[Any]) -> Any:
+        redis = self._redis
+        if redis is None:
+            return super().run_steps_blocking(steps)
+        return drive_sync(steps, redis.execute_blocking)
+
+    def status(self, ready: bool, destroyed: bool) -> ModeStatus:
+        from ..redis.connection import describe_nodes  # noqa: PLC0415 - [redis]
+
+        where = ", ".join(describe_nodes(self._settings))
+        fragment = ModeStatus(self.name, "consumer",
+                              f"reads the Split Synchronizer's cache at {where}")
+        problem = self._redis_core.problems.current or self._problem
+        if problem is not None:
+            fragment.problems["redis"] = problem
+        return fragment
