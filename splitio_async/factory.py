@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 import socket
 import sys
-import threading
 import time
-from collections import Counter
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,6 @@ if sys.version_info < (3, 11):  # pragma: no cover - the backport anyio already 
 from anyio.abc import TaskGroup, TaskStatus
 
 from . import modes
-from ._fork import watch_fork
 from ._host import start_hosted
 from ._version import SDK_WIRE_VERSION, __version__
 from .actors.listener import ListenerActor, WorkerThreadListener
@@ -34,13 +32,13 @@ from .client import Client
 from .config import Config
 from .engine.evaluator import Evaluator
 from .errors import SplitError, TimeoutException, at_boundary
+from .lifecycle import DESTROYED, READY, WAITING_FORK, FactoryState, live_factories
 from .lowlevel import SEED_SNAPSHOT, EvaluationCore, Steps
 from .manager import Manager, ManagerCore
+from .prefork import forks
 from .recording import Recording
 from .sdk_events import SdkEventsHub
 from .status import ChangeFeed, ChangeSubscription, FactoryStatus, describe
-from .storage import state as states
-from .storage.state import FactoryState
 
 if TYPE_CHECKING:
     from .actors.push import PushSupervisor
@@ -48,51 +46,6 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger("splitio.client.factory")
 
 
-class _LiveFactories:
-    """Live factories per SDK key, for the official "multiple factories" warnings.
-
-    The one piece of process-wide state; tests reset it with ``reset()``.
-    """
-
-    def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def add(self, sdk_key: str) -> None:
-        with self._lock:
-            count = self._counts.get(sdk_key, 0)
-            if self._counts and count > 0:
-                _LOGGER.warning(
-                    "factory instantiation: You already have %d %s with this SDK Key. We "
-                    "recommend keeping only one instance of the factory at all times (Singleton "
-                    "pattern) and reusing it throughout your application.",
-                    count, "factory" if count == 1 else "factories",
-                )
-            elif self._counts and sdk_key not in self._counts:
-                _LOGGER.warning(
-                    "factory instantiation: You already have an instance of the Split factory. "
-                    "Make sure you definitely want this additional instance. We recommend "
-                    "keeping only one instance of the factory at all times (Singleton pattern) "
-                    "and reusing it throughout your application."
-                )
-            self._counts[sdk_key] = count + 1
-
-    def remove(self, sdk_key: str) -> None:
-        with self._lock:
-            self._counts[sdk_key] = max(0, self._counts.get(sdk_key, 0) - 1)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
-
-    def totals(self) -> tuple[int, int]:
-        """Live factories over all keys, and how many are redundant (telemetry ``aF``, ``rF``)."""
-        with self._lock:
-            counts = list(self._counts.values())
-        return sum(counts), sum(max(0, count - 1) for count in counts)
-
-
-live_factories = _LiveFactories()
 
 
 def _instance_id(config: Config) -> str:
@@ -140,9 +93,8 @@ class SplitFactory:
         self._host: Any = None
         self._running = False
         self._changes = ChangeFeed()
-        # paused (WAITING_FORK) in the child if the process forks while it runs (prefork.py);
-        # the sync shim turns it off: it has its own fork handling and resume()
-        self.pause_on_fork = True
+        # told first when the process forks while the factory runs (the sync shim's portal)
+        self._fork_listener: weakref.WeakMethod[Callable[[], None]] | None = None
         self._created = time.monotonic()
         self._mode = mode(modes.Parts(
             sdk_key, config, urls, self._state, core, self._hub, self._changes,
@@ -154,11 +106,11 @@ class SplitFactory:
 
     @property
     def ready(self) -> bool:
-        return self._state.status is states.READY
+        return self._state.status is READY
 
     @property
     def destroyed(self) -> bool:
-        return self._state.status is states.DESTROYED
+        return self._state.status is DESTROYED
 
     def client(self) -> Client:
         return Client(self, self._mode.core)
@@ -195,8 +147,7 @@ class SplitFactory:
 
     async def destroy(self, destroyed_event: Any = None) -> None:
         """Stop every actor after the recorders' final flush (bounded by ``destroyTimeout``)."""
-        if self._state.status is not states.DESTROYED:
-            self._state.status = states.DESTROYED
+        if self._state.destroy():
             live_factories.remove(self._sdk_key)
             self._hub.clear()
             self._changes.close()
@@ -274,11 +225,51 @@ class SplitFactory:
         or too many still waiting for the service) and lost at the shutdown deadline."""
         return self._recording.delivery_counts()
 
+    # ------------------------------------------------------------------ forks (``prefork``)
+
+    @property
+    def waiting_for_fork(self) -> bool:
+        """Paused in a forked child, or kept for forked workers to resume from."""
+        return self._state.status is WAITING_FORK
+
+    def after_fork_in_child(self) -> None:
+        """In the child of a fork while the factory was running (``prefork.forks``): its event
+        loop stayed with the parent, so it is paused (evaluations give ``control``) rather than
+        left serving frozen flags; its host (the sync shim) is told instead when it asked."""
+        listener = self._fork_listener() if self._fork_listener is not None else None
+        if listener is not None:
+            listener()
+        elif self.pause_for_fork():
+            _LOGGER.error(
+                "splitio: this process was forked while an async factory was running; it is "
+                "paused in the child (its event loop stayed with the parent). Start a factory "
+                "in the child, e.g. from splitio_async.prefork.preload() data."
+            )
+
+    def on_fork(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (held weakly: a bound method) instead of pausing the factory in the
+        child of a fork; the sync shim, which hosts the factory, pauses it with its own message."""
+        self._fork_listener = weakref.WeakMethod(listener)
+
+    def pause_for_fork(self) -> bool:
+        """Pause the factory in a forked child (WAITING_FORK); False if it was not serving."""
+        return self._state.pause_for_fork()
+
+    def keep_for_fork(self) -> bool:
+        """Keep a factory stopped after loading its data (``preforkedInitialization``) waiting
+        for forked workers to resume from it."""
+        return self._state.keep_for_fork()
+
+    def destroy_in_child(self) -> None:
+        """``destroy()`` in a forked child whose factory never resumed: its loop and tasks are
+        in the parent, so there is nothing to stop here, only the status to end."""
+        if self._state.destroy():
+            live_factories.remove(self._sdk_key)
+
     # ------------------------------------------------------------------ lifecycle
 
     def _mark_ready(self) -> None:
-        if self._state.status is states.NOT_INITIALIZED:
-            self._state.status = states.READY
+        if self._state.become_ready():
             self._ready.set()
             self._settled.set()
             self._mode.note_ready((time.monotonic() - self._created) * 1000)
@@ -287,7 +278,7 @@ class SplitFactory:
         """Run every actor until ``destroy()``; raises a start-up error before ``started``."""
         error: BaseException | None = None
         self._running = True
-        watch_fork(self)
+        forks.watch(self)
         try:
             async with anyio.create_task_group() as tg:
                 try:
@@ -303,8 +294,7 @@ class SplitFactory:
             with anyio.CancelScope(shield=True):
                 await self._mode.aclose()
             self._running = False
-            if self._state.status is not states.DESTROYED:
-                self._state.status = states.DESTROYED
+            if self._state.destroy():
                 live_factories.remove(self._sdk_key)
             self._changes.close()
             self._settled.set()

@@ -21,6 +21,11 @@ from ._version import SDK_WIRE_VERSION
 from .actors.intake import Intake
 from .engine.evaluator import EvaluationData, EvaluationResult, Evaluator
 from .errors import at_boundary as at_boundary
+from .lifecycle import DESTROYED as DESTROYED
+from .lifecycle import NOT_INITIALIZED as NOT_INITIALIZED
+from .lifecycle import READY as READY
+from .lifecycle import WAITING_FORK as WAITING_FORK
+from .lifecycle import FactoryState
 from .limits import is_finite_number
 from .manager import ManagerCore as ManagerCore
 from .manager import SplitView as SplitView
@@ -33,11 +38,6 @@ from .steps import Steps as Steps
 from .steps import drive_sync as drive_sync
 from .steps import is_steps as is_steps
 from .storage.snapshot import Snapshot
-from .storage.state import DESTROYED as DESTROYED
-from .storage.state import NOT_INITIALIZED as NOT_INITIALIZED
-from .storage.state import READY as READY
-from .storage.state import WAITING_FORK as WAITING_FORK
-from .storage.state import FactoryState
 from .validation import (
     EVENT_TYPE_RE,
     MAX_KEY_LENGTH,

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
+from . import lifecycle as states
+from .lifecycle import FactoryState
 from .models.splits import Split
 from .steps import Steps, is_steps
-from .storage import state as states
-from .storage.state import FactoryState
 from .validation import validate_flag_name
 
 _LOGGER = logging.getLogger("splitio.client.manager")

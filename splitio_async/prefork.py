@@ -17,21 +17,63 @@ numbers), like the blocking shim's ``resume()``.
 
 A factory that was running when its process forked is paused in the child (status
 WAITING_FORK, evaluations give ``control`` with an error log): its loop and connections stay with
-the parent, and silently frozen flags would be worse.
+the parent, and silently frozen flags would be worse. ``forks`` is the one record of what a fork
+must change in the child: the factories running in this process (each told by
+``SplitFactory.after_fork_in_child``, which the sync shim extends to drop its portal thread) and
+the module state a child must not inherit (a lock another thread held).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import weakref
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._optional import require
 from ._threads import run_without_threads as run_without_threads
-from .factory import SplitFactory, get_factory_async, open_factory
 from .lowlevel import SEED_SNAPSHOT
 from .storage.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from .factory import SplitFactory
+
+__all__ = ("Preloaded", "preload")
+
+
+class _ForkAware(Protocol):
+    def after_fork_in_child(self) -> None: ...
+
+
+class ForkRegistry:
+    """What the child of a fork must change: the running factories of this process (held
+    weakly) and resets of module state (held for good). One ``os.register_at_fork`` hook calls
+    ``after_fork_in_child`` for the whole package, the sync shim included."""
+
+    def __init__(self) -> None:
+        self._factories: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
+        self._resets: list[Callable[[], None]] = []
+
+    def watch(self, factory: _ForkAware) -> None:
+        """A factory starts running in this process."""
+        self._factories.add(factory)
+
+    def reset_in_child(self, reset: Callable[[], None]) -> None:
+        """Call ``reset`` in every forked child (e.g. to replace a lock another thread held)."""
+        self._resets.append(reset)
+
+    def after_fork_in_child(self) -> None:
+        for reset in list(self._resets):
+            reset()
+        for factory in list(self._factories):
+            factory.after_fork_in_child()
+
+
+forks = ForkRegistry()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=forks.after_fork_in_child)
 
 
 @dataclass(frozen=True)
@@ -49,11 +91,15 @@ class Preloaded:
     @asynccontextmanager
     async def open_factory(self) -> AsyncIterator[SplitFactory]:
         """A factory owned by this block, ready at once with the preloaded data."""
+        from .factory import open_factory  # noqa: PLC0415 - the factory imports this module
+
         async with open_factory(self.sdk_key, self._config(), **self.urls) as factory:
             yield factory
 
     async def get_factory_async(self) -> SplitFactory | None:
         """The official-style entry point: end it with ``await factory.destroy()``."""
+        from .factory import get_factory_async  # noqa: PLC0415 - the factory imports this module
+
         return await get_factory_async(self.sdk_key, self._config(), **self.urls)
 
 
@@ -64,6 +110,8 @@ def preload(
     """Sync once in a temporary event loop of the calling thread (no loop may be running in
     it) and return the data; raises ``TimeoutException`` after ``timeout`` seconds. No thread
     started meanwhile is left running, so the process can fork at once."""
+    from .factory import open_factory  # noqa: PLC0415 - the factory imports this module
+
     config = dict(config or {})
     if backend == "trio":
         require("trio", 'backend="trio"')

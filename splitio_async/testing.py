@@ -38,6 +38,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from .actors.intake import Intake
 from .actors.messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
 from .config import Config
+from .lifecycle import FactoryState
 from .lowlevel import ImpressionRecord
 from .models.events import Event
 from .models.impressions import Impression
@@ -47,7 +48,6 @@ from .modes.data_source import CONFIG_KEY, Feed
 from .recording import Recording, Sink
 from .status import ModeStatus
 from .storage.snapshot import FlagChanges
-from .storage.state import FactoryState
 
 __all__ = ("FlagBuilder", "RecordedCalls", "TestData", "TestDataSource")
 

@@ -31,11 +31,11 @@ no hook.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
 from splitio_async.lowlevel import require
+from splitio_async.prefork import forks
 
 require("django", "splitio_sync_shim.django")  # before the imports: a clear message
 
@@ -123,5 +123,4 @@ def _reset_lock_in_child() -> None:
     _lock = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_lock_in_child)
+forks.reset_in_child(_reset_lock_in_child)

@@ -1,12 +1,13 @@
 """``get_factory``: the async factory hosted on a portal thread, with blocking lifecycle calls.
 
 Preforked servers (gunicorn, uWSGI, Celery): a forked child inherits the factory's data but not
-its portal thread, so it would serve frozen data and record nothing. The shim notices the fork
-(``os.register_at_fork``) and puts the child's factories in the official WAITING_FORK state:
-evaluations give ``control`` and log "Client is not ready" until ``factory.resume()`` is called in
-the child (gunicorn ``post_fork``, uWSGI ``@postfork``, Celery ``worker_process_init``). Failing
-loudly beats silently stale flags. ``preforkedInitialization: True`` loads the data in the master
-without leaving any thread running, for the same hooks to resume.
+its portal thread, so it would serve frozen data and record nothing. The factory hears of the fork
+(``splitio_async.prefork``'s one fork registry) and tells the shim, which pauses it in the official
+WAITING_FORK state: evaluations give ``control`` and log "Client is not ready" until
+``factory.resume()`` is called in the child (gunicorn ``post_fork``, uWSGI ``@postfork``, Celery
+``worker_process_init``). Failing loudly beats silently stale flags. The shim never writes the
+factory's status: it asks the factory for each transition. ``preforkedInitialization: True``
+loads the data in the master without leaving any thread running, for the same hooks to resume.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -22,9 +22,7 @@ from typing import Any
 
 from splitio_async import FactoryStatus, SplitError, SplitFactory, get_factory_async
 from splitio_async.lowlevel import (
-    DESTROYED,
     SEED_SNAPSHOT,
-    WAITING_FORK,
     ManagerCore,
     Steps,
     at_boundary,
@@ -37,7 +35,6 @@ from .client import Client
 from .manager import Manager
 
 _LOGGER = logging.getLogger("splitio.client.factory")
-_LIVE: weakref.WeakSet[SyncSplitFactory] = weakref.WeakSet()  # for the fork hook only
 
 
 class SyncSplitFactory:
@@ -47,14 +44,17 @@ class SyncSplitFactory:
         self, factory: SplitFactory, portal: PortalThread | None,
         rebuild: Callable[[dict[str, Any]], SyncSplitFactory | None],
     ) -> None:
-        self._factory = factory
-        self._portal = portal
         self._rebuild = rebuild  # a new hosted factory (same key, config and URLs) for resume()
+        self._host(factory, portal)
         # The portal thread is a daemon, so a process that exits without destroy() would lose
         # what is queued: flush at interpreter exit instead (bounded by destroyTimeout).
         self._at_exit = _exit_hook(weakref.ref(self))
         atexit.register(self._at_exit)
-        _LIVE.add(self)
+
+    def _host(self, factory: SplitFactory, portal: PortalThread | None) -> None:
+        self._factory = factory
+        self._portal = portal
+        factory.on_fork(self._forked)
 
     @property
     def core(self) -> Any:
@@ -63,7 +63,7 @@ class SyncSplitFactory:
 
     @property
     def waiting_for_fork(self) -> bool:
-        return self._factory.state.status is WAITING_FORK
+        return self._factory.waiting_for_fork
 
     def resume(self) -> None:
         """In a forked worker: start syncing and recording again, from the data the process
@@ -75,14 +75,12 @@ class SyncSplitFactory:
         if fresh is None:
             return
         atexit.unregister(fresh._at_exit)
-        _LIVE.discard(fresh)
-        self._factory, self._portal = fresh._factory, fresh._portal
+        self._host(fresh._factory, fresh._portal)
 
     def _forked(self) -> None:
         """In the child of a fork (no portal thread there): wait for ``resume()``, loudly."""
-        if self._factory.destroyed or self.waiting_for_fork:
+        if not self._factory.pause_for_fork():
             return
-        self._factory.state.status = WAITING_FORK
         self._portal = None
         _LOGGER.error(
             "splitio: this process was forked; the SDK is paused until factory.resume() is "
@@ -128,10 +126,9 @@ class SyncSplitFactory:
     def destroy(self, destroyed_event: threading.Event | None = None) -> None:
         """Flush and stop. With an event: return at once and set it when done; without: block."""
         atexit.unregister(self._at_exit)
-        _LIVE.discard(self)
         if self._portal is None or not self._portal.alive:
             if self.waiting_for_fork:
-                self._factory.state.status = DESTROYED
+                self._factory.destroy_in_child()
             if destroyed_event is not None:
                 destroyed_event.set()
             return
@@ -186,15 +183,6 @@ def _exit_hook(ref: weakref.ref[SyncSplitFactory]) -> Callable[[], None]:
     return flush
 
 
-def _after_fork_in_child() -> None:
-    for factory in list(_LIVE):
-        factory._forked()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
 def get_factory(
     sdk_key: Any,
     config: dict[str, Any] | None = None,
@@ -235,7 +223,6 @@ def _hosted(
         if factory is None:
             portal.stop()
             return None
-        factory.pause_on_fork = False  # our own fork hook pauses it, until resume()
     except SplitError as exc:  # e.g. a malformed localhost file: the message says it all
         portal.stop()
         raise at_boundary(exc) from None
@@ -264,6 +251,5 @@ def _preforked(
         raise at_boundary(exc) from None
     if factory is None:
         return None
-    factory.pause_on_fork = False
-    factory.state.status = WAITING_FORK  # the kept data waits for resume() in a worker
+    factory.keep_for_fork()  # the kept data waits for resume() in a worker
     return SyncSplitFactory(factory, None, rebuild)

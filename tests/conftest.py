@@ -16,7 +16,7 @@ import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
 
 from splitio_async import SplitFactory
-from splitio_async.factory import live_factories
+from splitio_async.lifecycle import live_factories
 from tests.fakes.split_server import FakeSplitServer
 
 REPO = Path(__file__).resolve().parents[1]

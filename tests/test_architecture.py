@@ -14,7 +14,7 @@ PACKAGE = REPO / "splitio_async"
 SHIM = REPO / "splitio_sync_shim"
 IO_AND_CONCURRENCY = ("anyio", "sniffio", "trio", "asyncio", "httpx", "httpx_sse", "redis")
 PURE = [
-    "models", "engine", "localhost", "storage/snapshot.py", "storage/state.py", "errors.py",
+    "models", "engine", "localhost", "storage/snapshot.py", "lifecycle.py", "errors.py",
     "config.py", "validation.py", "properties.py", "key.py", "manager.py", "lowlevel.py",
     "actors/intake.py", "steps.py", "consumer.py", "redis/settings.py", "redis/keys.py",
     "storage/redis_view.py", "storage/segment_keys.py", "limits.py", "bounded_json.py",
@@ -119,3 +119,29 @@ def test_no_production_module_knows_the_testing_kit() -> None:
                     literal = isinstance(operand, ast.Constant) and operand.value == "testing"
                     alias = isinstance(operand, ast.Name) and operand.id in aliases
                     assert not (literal or alias), f"{path}:{node.lineno} tests for 'testing'"
+
+
+LIFECYCLE_STATES = {"NOT_INITIALIZED", "READY", "DESTROYED", "WAITING_FORK"}
+
+
+def test_one_owner_of_the_lifecycle_and_one_fork_hook() -> None:
+    """Only ``lifecycle.py`` writes a factory's status (each transition a method there), and
+    only ``prefork.py`` registers an at-fork hook (``prefork.forks``, the one fork registry)."""
+    for path in [*PACKAGE.rglob("*.py"), *SHIM.rglob("*.py")]:
+        tree = ast.parse(path.read_text())
+        if path != PACKAGE / "prefork.py":
+            assert "register_at_fork" not in {
+                node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+            }, f"{path} registers its own fork hook: use prefork.forks"
+        if path == PACKAGE / "lifecycle.py":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                value = node.value
+                named = value.id if isinstance(value, ast.Name) else (
+                    value.attr if isinstance(value, ast.Attribute) else None)
+                assert not (
+                    any(isinstance(t, ast.Attribute) and t.attr == "status" for t in targets)
+                    and named in LIFECYCLE_STATES
+                ), f"{path}:{node.lineno} writes the lifecycle status"

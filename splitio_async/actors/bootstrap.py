@@ -29,12 +29,12 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from .. import bounded_json
 from .._threads import to_worker_thread
+from ..lifecycle import FactoryState
 from ..limits import DATA_ERRORS, Limits, describe_data_error
 from ..models.rule_based_segments import parse_rule_based_segment
 from ..models.splits import parse_split
 from ..status import ChangeSubscription
 from ..storage.snapshot import FlagChanges, Snapshot
-from ..storage.state import FactoryState
 from .backoff import ProblemLog
 from .files import read_bounded
 from .flag_syncer import FlagSyncer

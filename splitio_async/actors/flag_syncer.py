@@ -12,11 +12,11 @@ import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ..bounded_json import SLICE_SECONDS
+from ..lifecycle import FactoryState
 from ..limits import DATA_ERRORS, describe_data_error
 from ..models.rule_based_segments import RuleBasedSegment, parse_rule_based_segment
 from ..models.splits import Split, parse_split
 from ..storage.snapshot import FlagChanges
-from ..storage.state import FactoryState
 from ..transport.errors import APIError
 from ..transport.http import SplitAPI
 from .backoff import Backoff, ThrottledLog

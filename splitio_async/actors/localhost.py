@@ -26,6 +26,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from .._threads import to_worker_thread
 from ..errors import LocalhostFileError
+from ..lifecycle import FactoryState
 from ..limits import DATA_ERRORS, Limits, describe_data_error
 from ..localhost import (
     detect_format,
@@ -37,7 +38,6 @@ from ..localhost import (
 from ..models.rule_based_segments import RuleBasedSegment, parse_rule_based_segment
 from ..models.splits import Split, parse_split
 from ..storage.snapshot import FlagChanges, Snapshot
-from ..storage.state import FactoryState
 from .backoff import ProblemLog
 from .files import read_bounded
 from .messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage

@@ -19,6 +19,7 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .. import bounded_json
+from ..lifecycle import FactoryState
 from ..limits import DATA_ERRORS, Limits, describe_data_error
 from ..models.notifications import (
     FlagKill,
@@ -33,7 +34,6 @@ from ..models.notifications import (
 from ..models.rule_based_segments import parse_rule_based_segment
 from ..models.splits import parse_split
 from ..storage.snapshot import FlagChanges
-from ..storage.state import FactoryState
 from ..transport.bounded import drive
 from ..transport.errors import APIError
 from .backoff import ProblemLog, ThrottledLog

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from ..storage.state import FactoryState
+from ..lifecycle import FactoryState
 from ..transport.errors import APIError
 from ..transport.http import SplitAPI
 from .backoff import Backoff

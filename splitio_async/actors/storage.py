@@ -16,6 +16,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from ..lifecycle import READY, FactoryState
 from ..sdk_events import SdkEventsHub, SdkEventType
 from ..status import Change
 from ..storage.snapshot import (
@@ -24,7 +25,6 @@ from ..storage.snapshot import (
     drop_segments,
     kill_flag,
 )
-from ..storage.state import READY, FactoryState
 from .messages import ApplyFlags, ApplySegment, KillFlag, MarkReady, StorageMessage
 
 _LOGGER = logging.getLogger("splitio.storage")

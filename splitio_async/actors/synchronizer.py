@@ -20,8 +20,8 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
+from ..lifecycle import FactoryState
 from ..limits import DATA_ERRORS, describe_data_error
-from ..storage.state import FactoryState
 from ..transport.errors import APIError, AuthError, URITooLongError
 from .backoff import Backoff, ProblemLog
 from .flag_syncer import FlagSyncer

@@ -23,6 +23,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from ..config import Config
+from ..lifecycle import FactoryState
 from ..models.telemetry import (
     CallRecord,
     ConfigSettings,
@@ -31,7 +32,6 @@ from ..models.telemetry import (
     TelemetryStore,
 )
 from ..storage.snapshot import Snapshot
-from ..storage.state import FactoryState
 from .intake import Intake
 from .waker import Waker
 

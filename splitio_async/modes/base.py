@@ -22,6 +22,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from ..actors.messages import StorageMessage
 from ..actors.storage import INBOX_SIZE, StorageActor
 from ..config import Config
+from ..lifecycle import FactoryState
 from ..lowlevel import EvaluationCore, Steps
 from ..manager import ManagerCore
 from ..recording import Recording, Sink
@@ -29,7 +30,6 @@ from ..sdk_events import SdkEventsHub
 from ..status import ChangeFeed, ModeStatus
 from ..steps import drive_sync
 from ..storage.snapshot import Snapshot
-from ..storage.state import FactoryState
 
 if TYPE_CHECKING:
     from ..actors.push import PushSupervisor

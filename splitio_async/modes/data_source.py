@@ -14,9 +14,9 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ..actors.messages import StorageMessage
 from ..config import Config
+from ..lifecycle import FactoryState
 from ..recording import Recording, Sink
 from ..status import ModeStatus
-from ..storage.state import FactoryState
 from .base import Mode, destroyed_status
 
 CONFIG_KEY = "testData"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from splitio_async.factory import live_factories
+from splitio_async.lifecycle import live_factories
 from tests.conftest import REPO
 from tests.docs import snippets
 

@@ -158,7 +158,8 @@ def test_shim_exports() -> None:
 # event loop; the rest are the hosting machinery and wiring the shim itself drives.
 ASYNC_ONLY = {
     "changes", "events_hub", "run", "run_steps_blocking", "settled", "state", "push",
-    "pause_on_fork",
+    # lifecycle transitions around forks, which the shim asks for
+    "after_fork_in_child", "on_fork", "pause_for_fork", "keep_for_fork", "destroy_in_child",
 }
 
 

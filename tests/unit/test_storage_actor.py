@@ -8,10 +8,10 @@ import anyio
 
 from splitio_async.actors.messages import ApplyFlags, ApplySegment
 from splitio_async.actors.storage import StorageActor
+from splitio_async.lifecycle import FactoryState
 from splitio_async.models.splits import parse_split
 from splitio_async.sdk_events import SdkEventsHub
 from splitio_async.storage.snapshot import FlagChanges
-from splitio_async.storage.state import FactoryState
 from tests.helpers import rollout_flag, segment_flag
 
 
