@@ -18,6 +18,7 @@ from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from .client import Client as Client
+    from .core.evaluation import EvaluationOptions as EvaluationOptions
     from .errors import LocalhostFileError as LocalhostFileError
     from .errors import MissingDependencyError as MissingDependencyError
     from .errors import SentinelConfigurationException as SentinelConfigurationException
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from .factory import get_factory_async as get_factory_async
     from .factory import open_factory as open_factory
     from .key import Key as Key
-    from .lowlevel import EvaluationOptions as EvaluationOptions
     from .manager import SplitView as SplitView
     from .models.fallback import FallbackTreatment as FallbackTreatment
     from .models.fallback import (
@@ -44,7 +44,7 @@ _WHERE = {
     "Change": ".status",
     "ChangeSubscription": ".status",
     "Client": ".client",
-    "EvaluationOptions": ".lowlevel",
+    "EvaluationOptions": ".core.evaluation",
     "EventsMetadata": ".sdk_events",
     "FactoryStatus": ".status",
     "FallbackTreatment": ".models.fallback",

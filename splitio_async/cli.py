@@ -26,12 +26,12 @@ import anyio
 from ._optional import require
 from ._threads import to_worker_thread
 from ._version import __version__
+from .core.steps import drive_sync
 from .engine.evaluator import Evaluator
 from .engine.explain import explain
 from .errors import MissingDependencyError, SplitError, TimeoutException
 from .factory import open_factory
 from .redis.keys import RedisKeys
-from .steps import drive_sync
 from .storage.redis_view import RedisView
 from .storage.snapshot import FlagChanges, Snapshot, apply_flag_changes, apply_segment_change
 

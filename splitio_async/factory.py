@@ -9,6 +9,7 @@ with the official SDK.
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import sys
@@ -30,11 +31,14 @@ from ._version import SDK_WIRE_VERSION, __version__
 from .actors.listener import ListenerActor, WorkerThreadListener
 from .client import Client
 from .config import Config
+from .core.evaluation import EvaluationCore
+from .core.manager import ManagerCore
+from .core.steps import Driver
 from .engine.evaluator import Evaluator
 from .errors import SplitError, TimeoutException, at_boundary
 from .lifecycle import DESTROYED, READY, WAITING_FORK, FactoryState, live_factories
-from .lowlevel import SEED_SNAPSHOT, EvaluationCore, Steps
-from .manager import Manager, ManagerCore
+from .lowlevel import SEED_SNAPSHOT
+from .manager import Manager
 from .prefork import forks
 from .recording import Recording
 from .sdk_events import SdkEventsHub
@@ -74,17 +78,18 @@ class SplitFactory:
         self._hub = SdkEventsHub()
         self._recording = Recording(config)
         self._listener = ListenerActor() if config.impression_listener is not None else None
-        core = EvaluationCore(
+        core = functools.partial(  # the mode adds its telemetry and remote store
+            EvaluationCore,
             self._state,
             Evaluator(config.fallbacks),
             self._recording.impressions,
             self._recording.events,
-            config.labels_enabled,
-            WorkerThreadListener(config.impression_listener)
+            labels_enabled=config.labels_enabled,
+            listener=WorkerThreadListener(config.impression_listener)
             if config.listener_in_worker and config.impression_listener is not None
             else config.impression_listener,
-            self._listener.submit if self._listener is not None else None,
-            _instance_id(config),
+            async_listener_results=self._listener.submit if self._listener is not None else None,
+            instance_id=_instance_id(config),
         )
         self._ready = anyio.Event()
         self._settled = anyio.Event()  # ready, or destroyed: block_until_ready has its answer
@@ -113,10 +118,10 @@ class SplitFactory:
         return self._state.status is DESTROYED
 
     def client(self) -> Client:
-        return Client(self, self._mode.core)
+        return Client(self, self._mode.core, self._mode.driver)
 
     def manager(self) -> Manager:
-        return Manager(self._mode.manager_core, self.run_steps)
+        return Manager(self._mode.manager_core, self._mode.driver)
 
     async def block_until_ready(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Wait for the first complete data set; raise TimeoutException after ``timeout`` s.
@@ -192,25 +197,19 @@ class SplitFactory:
         """The bootstrap or cache file whose data was served before live data, if any."""
         return self._mode.bootstrapped_from
 
-    # ------------------------------------------------------------------ calls that need I/O
-
-    async def run_steps(self, steps: Steps[Any]) -> Any:
-        """Run a Redis call's steps on this event loop (see ``consumer``)."""
-        return await self._mode.run_steps(steps)
-
-    def run_steps_blocking(self, steps: Steps[Any]) -> Any:
-        """Run a Redis call's steps in the calling thread (the sync shim's threads, sync
-        OpenFeature resolution) with the blocking client."""
-        return self._mode.run_steps_blocking(steps)
+    # ------------------------------------------------------------------ internals for the shim
 
     def manager_core(self) -> ManagerCore:
         return self._mode.manager_core
 
-    # ------------------------------------------------------------------ internals for the shim
-
     @property
     def core(self) -> EvaluationCore:
         return self._mode.core
+
+    @property
+    def driver(self) -> Driver:
+        """Settles the cores' answers (runs Redis mode's reads) for both APIs."""
+        return self._mode.driver
 
     @property
     def state(self) -> FactoryState:

@@ -22,8 +22,6 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from anyio.lowlevel import checkpoint
-
 from ._optional import require
 
 require("openfeature", "splitio_async.openfeature")  # before the imports: a clear message
@@ -39,7 +37,6 @@ from .factory import SplitFactory  # noqa: E402
 from .key import Key  # noqa: E402
 from .models import labels  # noqa: E402
 from .sdk_events import EventsMetadata, SdkEvent  # noqa: E402
-from .steps import is_steps  # noqa: E402
 
 if TYPE_CHECKING:
     from splitio_sync_shim.factory import SyncSplitFactory
@@ -132,11 +129,9 @@ class SplitProvider(AbstractProvider):
             dict(tracking_event_details.attributes) if tracking_event_details is not None
             else None
         )
-        result = self._factory.core.track(
+        self._factory.driver.resolve_blocking(self._factory.core.track(
             context.targeting_key, traffic_type, tracking_event_name, value, properties or None
-        )
-        if is_steps(result):
-            self._factory.run_steps_blocking(result)
+        ))
 
     # ------------------------------------------------------------------ sync resolution
 
@@ -222,12 +217,12 @@ class SplitProvider(AbstractProvider):
         if key is None:
             return _error(default, ErrorCode.TARGETING_KEY_MISSING, "no targeting key")
         attributes = _attributes(context)
-        result = self._factory.core.treatment(key, flag_key, attributes, None, _METHOD)
-        if is_steps(result):  # Redis consumer mode: a blocking read, as the sync API implies
-            result = self._factory.run_steps_blocking(result)
-        treatment, config, label = result
-        return self._details(flag_key, default, treatment, config, label, from_treatment,
-                             from_config)
+        # Redis consumer mode: a blocking read, as the sync API implies
+        result = self._factory.driver.resolve_blocking(
+            self._factory.core.treatment(key, flag_key, attributes, None, _METHOD)
+        )
+        return self._details(flag_key, default, result.treatment, result.config, result.label,
+                             from_treatment, from_config)
 
     async def _resolve_async(
         self, flag_key: str, default: T, context: EvaluationContext | None,
@@ -239,15 +234,11 @@ class SplitProvider(AbstractProvider):
         if key is None:
             return _error(default, ErrorCode.TARGETING_KEY_MISSING, "no targeting key")
         attributes = _attributes(context)
-        core = self._factory.core
-        result = core.treatment(key, flag_key, attributes, None, _METHOD)
-        if is_steps(result):
-            result = await self._factory.run_steps(result)
-        treatment, config, label = result
-        if core.backlogged():  # as the async client does: let the recorders keep up
-            await checkpoint()
-        return self._details(flag_key, default, treatment, config, label, from_treatment,
-                             from_config)
+        result = await self._factory.driver.resolve(
+            self._factory.core.treatment(key, flag_key, attributes, None, _METHOD)
+        )
+        return self._details(flag_key, default, result.treatment, result.config, result.label,
+                             from_treatment, from_config)
 
     def _details(
         self, flag_key: str, default: T, treatment: str, config: str | None, label: str | None,

@@ -21,9 +21,8 @@ from .actors.intake import Intake
 from .actors.recorder import Recorder, discard
 from .config import Config
 from .engine.impressions import ImpressionsStrategy
-from .lowlevel import ImpressionRecord
 from .models.events import Event
-from .models.impressions import Impression
+from .models.impressions import Impression, ImpressionRecord
 from .models.telemetry import RecordingStats
 
 EVENTS_FLUSH_BYTES = 5 * 1024 * 1024  # queued event bytes that trigger a flush (official cap)

@@ -39,9 +39,8 @@ from .actors.intake import Intake
 from .actors.messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
 from .config import Config
 from .lifecycle import FactoryState
-from .lowlevel import ImpressionRecord
 from .models.events import Event
-from .models.impressions import Impression
+from .models.impressions import Impression, ImpressionRecord, impression_of
 from .models.splits import Split, parse_split
 from .modes import Mode, register
 from .modes.data_source import CONFIG_KEY, Feed
@@ -296,7 +295,12 @@ def _config_text(config: str | Mapping[str, Any]) -> str:
 
 def _impressions(records: Iterable[ImpressionRecord]) -> list[Impression]:
     """Every impression of the records (``impressions_disabled`` ones excepted)."""
-    return [Impression._make(record[:9]) for record in records if not record[9]]
+    impressions = []
+    for record in records:
+        *_, impressions_disabled = record
+        if not impressions_disabled:
+            impressions.append(impression_of(record))
+    return impressions
 
 
 class RecordedCalls:

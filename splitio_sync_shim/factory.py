@@ -23,8 +23,6 @@ from typing import Any
 from splitio_async import FactoryStatus, SplitError, SplitFactory, get_factory_async
 from splitio_async.lowlevel import (
     SEED_SNAPSHOT,
-    ManagerCore,
-    Steps,
     at_boundary,
     require,
 )
@@ -45,6 +43,8 @@ class SyncSplitFactory:
         rebuild: Callable[[dict[str, Any]], SyncSplitFactory | None],
     ) -> None:
         self._rebuild = rebuild  # a new hosted factory (same key, config and URLs) for resume()
+        # the clients and managers handed out, rebound to the new factory by resume()
+        self._facades: weakref.WeakSet[Client | Manager] = weakref.WeakSet()
         self._host(factory, portal)
         # The portal thread is a daemon, so a process that exits without destroy() would lose
         # what is queued: flush at interpreter exit instead (bounded by destroyTimeout).
@@ -55,11 +55,8 @@ class SyncSplitFactory:
         self._factory = factory
         self._portal = portal
         factory.on_fork(self._forked)
-
-    @property
-    def core(self) -> Any:
-        """The evaluation core clients use (it changes when ``resume()`` starts a new one)."""
-        return self._factory.core
+        for facade in list(self._facades):
+            facade.bind(factory)
 
     @property
     def waiting_for_fork(self) -> bool:
@@ -97,18 +94,14 @@ class SyncSplitFactory:
         return self._factory.destroyed
 
     def client(self) -> Client:
-        return Client(self)
+        client = Client(self)
+        self._facades.add(client)
+        return client
 
     def manager(self) -> Manager:
-        return Manager(self)
-
-    def manager_core(self) -> ManagerCore:
-        return self._factory.manager_core()
-
-    def run_steps(self, steps: Steps[Any]) -> Any:
-        """Redis consumer mode: run a call's steps right here, in the caller's thread, on the
-        blocking Redis client (the portal thread is not involved)."""
-        return self._factory.run_steps_blocking(steps)
+        manager = Manager(self)
+        self._facades.add(manager)
+        return manager
 
     def block_until_ready(self, timeout: float | None = None) -> None:
         """Block until ready; raises TimeoutException after ``timeout`` seconds. Returns at once

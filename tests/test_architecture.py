@@ -4,6 +4,8 @@ the evaluation engine stays pure, the shim stays a facade, and no task is spawne
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import splitio_async
@@ -16,7 +18,7 @@ IO_AND_CONCURRENCY = ("anyio", "sniffio", "trio", "asyncio", "httpx", "httpx_sse
 PURE = [
     "models", "engine", "localhost", "storage/snapshot.py", "lifecycle.py", "errors.py",
     "config.py", "validation.py", "properties.py", "key.py", "manager.py", "lowlevel.py",
-    "actors/intake.py", "steps.py", "consumer.py", "redis/settings.py", "redis/keys.py",
+    "actors/intake.py", "core", "redis/settings.py", "redis/keys.py",
     "storage/redis_view.py", "storage/segment_keys.py", "limits.py", "bounded_json.py",
     "inflate.py", "redaction.py",
 ]
@@ -73,6 +75,28 @@ def test_shim_only_uses_public_names_and_lowlevel() -> None:
                     name.count(".") == 1 and name.split(".")[1] in splitio_async.__all__
                 )
                 assert allowed, f"{path} reaches into {name}"
+
+
+def test_results_and_steps_are_told_apart_in_one_place() -> None:
+    """A core call's answer is a result or the steps of a read that needs I/O; only the
+    ``Driver`` (``core/steps.py``: ``resolve`` and ``resolve_blocking``) tells them apart, so no
+    facade, integration or mode repeats the test."""
+    where = {
+        path.relative_to(REPO).as_posix()
+        for root in (PACKAGE, SHIM) for path in root.rglob("*.py")
+        if "GeneratorType" in path.read_text() or "is_steps" in path.read_text()
+    }
+    assert where == {"splitio_async/core/steps.py"}
+
+
+def test_the_shims_shared_methods_are_the_async_ones() -> None:
+    """The blocking client's and manager's public methods are written once, in the async
+    modules: ``scripts/unasync.py`` writes their blocking copy, which must be current."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "unasync.py"), "--check"],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_no_unowned_tasks() -> None:

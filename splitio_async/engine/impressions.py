@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from ..models.impressions import Impression
+from ..models.impressions import Impression, ImpressionRecord
 
 HOUR_MS = 3_600_000
 DEDUP_CAPACITY = 500_000
 UNIQUE_KEYS_THRESHOLD = 30_000
+
+_new_impression = tuple.__new__  # skips NamedTuple's Python-level __new__ in the loop
 
 
 class DedupCache:
@@ -61,10 +62,9 @@ class ImpressionsStrategy:
     unique_keys: dict[str, set[str]] = field(default_factory=dict)
     unique_key_total: int = 0
 
-    def process(self, records: Iterable[tuple[Any, ...]]) -> Processed:
-        """Apply the mode to each record: the ``Impression`` fields then ``impressions_disabled``
-        (the hot path's plain tuples). ``Impression`` objects are built only for what is sent;
-        this loop runs for every evaluation, so it is written for speed."""
+    def process(self, records: Iterable[ImpressionRecord]) -> Processed:
+        """Apply the mode to each record. ``Impression`` objects are built only for what is
+        sent; this loop runs for every evaluation, so it is written for speed."""
         out = Processed()
         to_send = out.to_send
         debug = self.mode == "DEBUG"
@@ -75,28 +75,32 @@ class ImpressionsStrategy:
         per_flag: dict[str, int] = {}
         deduplicated = 0
         for record in records:
-            time_ms = record[6]
+            (key, flag, treatment, label, change_number, bucketing_key, time_ms, properties,
+             disabled) = record
             if time_ms - (time_ms % HOUR_MS) != hour:
                 hour = time_ms - (time_ms % HOUR_MS)
                 per_flag = counts.setdefault(hour, {})
-            if none or record[9]:
-                per_flag[record[1]] = per_flag.get(record[1], 0) + 1
-                self._track_key(record[1], record[0])
+            if none or disabled:
+                per_flag[flag] = per_flag.get(flag, 0) + 1
+                self._track_key(flag, key)
                 deduplicated += 1
                 continue
-            if record[8] is not None:  # properties: never deduplicated nor counted
-                to_send.append(Impression._make(record[:9]))
+            if properties is not None:  # never deduplicated nor counted
+                to_send.append(_new_impression(Impression, (
+                    key, flag, treatment, label, change_number, bucketing_key, time_ms, None,
+                    properties,
+                )))
                 continue
-            previous = test_and_set(hash(record[:5]), time_ms)
-            if debug:
-                to_send.append(Impression._make((*record[:7], previous, record[8])))
-                continue
-            if previous is not None:
-                per_flag[record[1]] = per_flag.get(record[1], 0) + 1
+            previous = test_and_set(hash((key, flag, treatment, label, change_number)), time_ms)
+            if not debug and previous is not None:
+                per_flag[flag] = per_flag.get(flag, 0) + 1
                 if previous >= hour:
                     deduplicated += 1
                     continue
-            to_send.append(Impression._make((*record[:7], previous, record[8])))
+            to_send.append(_new_impression(Impression, (
+                key, flag, treatment, label, change_number, bucketing_key, time_ms, previous,
+                None,
+            )))
         out.deduplicated = deduplicated
         return out
 

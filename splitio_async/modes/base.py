@@ -5,47 +5,61 @@ localhost (files), testing (a data source passed in the config), Redis (the Spli
 cache). The factory picks one (``modes.select``), builds it from ``Parts`` and then only drives
 its lifecycle: ``open()`` (connections; returns the recorders' ``Sink``), ``start(tg)`` (the
 mode's actors, in the factory's task group), ``final_flush()`` and ``aclose()`` at shutdown.
-In between, the clients use the mode's ``core`` and ``manager_core``, and ``status()`` asks
-the mode for its ``ModeStatus``.
+In between, the clients use the mode's ``core``, ``manager_core`` and ``driver`` (a mode composes
+its telemetry and, for a remote store, its reads into the cores: see ``core``), and ``status()``
+asks the mode for its ``ModeStatus``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
+from anyio.lowlevel import checkpoint
 from anyio.streams.memory import MemoryObjectSendStream
 
+from ..actors.intake import Intake
 from ..actors.messages import StorageMessage
 from ..actors.storage import INBOX_SIZE, StorageActor
 from ..config import Config
+from ..core.evaluation import EvaluationCore
+from ..core.manager import ManagerCore
+from ..core.remote import Remote
+from ..core.steps import Driver
 from ..lifecycle import FactoryState
-from ..lowlevel import EvaluationCore, Steps
-from ..manager import ManagerCore
+from ..models.telemetry import CallRecord
 from ..recording import Recording, Sink
 from ..sdk_events import SdkEventsHub
 from ..status import ChangeFeed, ModeStatus
-from ..steps import drive_sync
 from ..storage.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from ..actors.push import PushSupervisor
 
 
+class CoreBuilder(Protocol):
+    """Builds the factory's evaluation core (its state, evaluator, intakes and listener) with
+    what the mode composes in."""
+
+    def __call__(
+        self, *, telemetry: Intake[CallRecord] | None = None, remote: Remote | None = None
+    ) -> EvaluationCore: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Parts:
-    """What the factory builds for every mode: the shared state clients read, the in-memory
-    evaluation core, the SDK-events hub, the change feed, the recording side, and the
+    """What the factory builds for every mode: the shared state clients read, the builder of
+    the evaluation core, the SDK-events hub, the change feed, the recording side, and the
     lifecycle callback a mode calls once its data is complete."""
 
     sdk_key: str
     config: Config
     urls: dict[str, str | None]
     state: FactoryState
-    core: EvaluationCore
+    core: CoreBuilder
     hub: SdkEventsHub
     changes: ChangeFeed
     recording: Recording
@@ -73,10 +87,17 @@ class Mode:
         order; the first that applies wins)."""
         raise NotImplementedError
 
-    def __init__(self, parts: Parts) -> None:
+    def __init__(
+        self, parts: Parts, *, telemetry: Intake[CallRecord] | None = None,
+        remote: Remote | None = None,
+    ) -> None:
+        """``telemetry``: the intake the hot path times its calls into (None: not timed);
+        ``remote``: the store whose reads need I/O, for Redis mode (None: the snapshot)."""
         self.parts = parts
-        self.core: EvaluationCore = parts.core
-        self.manager_core: ManagerCore = ManagerCore(parts.state)
+        self.core: EvaluationCore = parts.core(telemetry=telemetry, remote=remote)
+        self.manager_core = ManagerCore(parts.state, remote)
+        # settles the cores' answers; a remote mode connects it to its store in ``open()``
+        self.driver = Driver(self.core.backlogged, checkpoint)
 
     async def open(self) -> Sink:
         """Open what the mode connects to; where the recorders deliver."""
@@ -104,16 +125,6 @@ class Mode:
     def note_ready_timeout(self) -> None:
         """A ``block_until_ready`` timed out."""
 
-    # calls whose data needs I/O (Redis consumer mode; see ``steps``)
-
-    async def run_steps(self, steps: Steps[Any]) -> Any:
-        """Run a call's steps on this event loop."""
-        return drive_sync(steps, not_connected)
-
-    def run_steps_blocking(self, steps: Steps[Any]) -> Any:
-        """Run a call's steps in the calling thread."""
-        return drive_sync(steps, not_connected)
-
     # for the modes whose data lives in memory
 
     async def start_storage(
@@ -128,12 +139,6 @@ class Mode:
         )
         await tg.start(storage.run)
         return send, storage
-
-
-def not_connected(batch: Any) -> list[Any]:
-    """The executor of a mode that has no connection for steps (yet, or any more): the call
-    fails like a lost Redis."""
-    raise ConnectionError("the factory is not connected to Redis")
 
 
 def destroyed_status(mode: str) -> ModeStatus:

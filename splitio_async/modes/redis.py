@@ -1,13 +1,15 @@
 """Redis consumer mode (``redisHost`` & co., spec: storage-redis.md): no sync and no streaming;
-every call gathers its data from the Split Synchronizer's cache with the I/O-free steps of
-``consumer``, and the recorders and telemetry write to Redis lists and hashes. Ready once Redis
-answered and every flag definition was read once (official: ready at once; we wait so that an
-unreachable Redis shows as not ready rather than as a stream of errors)."""
+every call gathers its data from the Split Synchronizer's cache through the I/O-free steps of its
+``RedisView`` (composed into the cores as their ``Remote`` store; the factory's ``Driver`` runs
+the steps on this mode's connection), and the recorders and telemetry write to Redis lists and
+hashes. Ready once Redis answered and every flag definition was read once (official: ready at
+once; we wait so that an unreachable Redis shows as not ready rather than as a stream of
+errors)."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -17,14 +19,13 @@ from .._threads import to_worker_thread
 from ..actors.backoff import Backoff, ProblemLog
 from ..actors.telemetry import new_intake
 from ..config import Config
-from ..consumer import RedisEvaluationCore, RedisManagerCore
-from ..lowlevel import Steps
+from ..core.remote import Remote
+from ..core.steps import drive_async
 from ..recording import Sink
 from ..redis.keys import RedisKeys
 from ..redis.settings import RedisSettings, is_redis_mode
 from ..redis.sink import RedisSink, RedisTelemetry
 from ..status import ModeStatus
-from ..steps import drive_async, drive_sync
 from ..storage.redis_view import RedisView
 from ..transport.metadata import sdk_metadata
 from .base import Mode, Parts
@@ -41,7 +42,6 @@ class RedisMode(Mode):
     name: ClassVar[str] = "redis"
 
     def __init__(self, parts: Parts) -> None:
-        super().__init__(parts)
         require("redis", "Redis consumer mode")
         config = parts.config
         self._settings = settings = RedisSettings.from_dict(config.raw)
@@ -55,11 +55,8 @@ class RedisMode(Mode):
             RedisKeys(settings.prefix),
             settings.local_cache_ttl if settings.local_cache_enabled else None,
         )
-        self._redis_core = RedisEvaluationCore.over(
-            parts.core, self._calls, self._view, settings.data_sampling
-        )
-        self.core = self._redis_core
-        self.manager_core = RedisManagerCore(parts.state, self._view, self._redis_core.problems)
+        self._remote = Remote(self._view, sampling=settings.data_sampling)
+        super().__init__(parts, telemetry=self._calls, remote=self._remote)
         self._redis: RedisConnection | None = None
         self._sink: RedisSink | None = None
         self._telemetry: RedisTelemetry | None = None
@@ -74,6 +71,7 @@ class RedisMode(Mode):
         from ..redis.connection import RedisConnection  # noqa: PLC0415 - [redis]
 
         self._redis = redis = RedisConnection(self._settings)
+        self.driver.connect(redis.execute, redis.execute_blocking)
         config = self.parts.config
         metadata = sdk_metadata(config.ip_addresses_enabled, config.machine_ip,
                                 config.machine_name)
@@ -110,7 +108,7 @@ class RedisMode(Mode):
         problems.recovered("Redis")
         self._problem = None
         self._reached = True
-        self._redis_core.problems.recovered()  # e.g. a manager call made meanwhile
+        self._remote.problems.recovered()  # e.g. a manager call made meanwhile
         _LOGGER.debug("Redis consumer mode: %d flags in the cache", flags)
         self.parts.mark_ready()
         try:
@@ -126,25 +124,13 @@ class RedisMode(Mode):
         if self._redis is not None:
             await self._redis.aclose()
 
-    async def run_steps(self, steps: Steps[Any]) -> Any:
-        redis = self._redis
-        if redis is None:  # not connected (yet, or any more): the call fails like a lost Redis
-            return await super().run_steps(steps)
-        return await drive_async(steps, redis.execute)
-
-    def run_steps_blocking(self, steps: Steps[Any]) -> Any:
-        redis = self._redis
-        if redis is None:
-            return super().run_steps_blocking(steps)
-        return drive_sync(steps, redis.execute_blocking)
-
     def status(self, ready: bool, destroyed: bool) -> ModeStatus:
         from ..redis.connection import describe_nodes  # noqa: PLC0415 - [redis]
 
         where = ", ".join(describe_nodes(self._settings))
         fragment = ModeStatus(self.name, "consumer",
                               f"reads the Split Synchronizer's cache at {where}")
-        problem = self._redis_core.problems.current or self._problem
+        problem = self._remote.problems.current or self._problem
         if problem is not None:
             fragment.problems["redis"] = problem
         return fragment

@@ -24,7 +24,6 @@ from ..actors.spec_version import SpecVersion
 from ..actors.synchronizer import Synchronizer
 from ..actors.telemetry import TelemetryActor, describe_config, new_intake
 from ..config import Config
-from ..lowlevel import MeasuredEvaluationCore
 from ..models.events import Event
 from ..models.impressions import Impression
 from ..models.telemetry import TelemetryStore
@@ -49,11 +48,10 @@ class StandaloneMode(Mode):
     name: ClassVar[str] = "standalone"
 
     def __init__(self, parts: Parts) -> None:
-        super().__init__(parts)
         self._calls = new_intake()  # the hot path's call records, for telemetry
+        super().__init__(parts, telemetry=self._calls)
         # what telemetry records, handed at construction to every part that records into it
         self._store = TelemetryStore(session_start=parts.created)
-        self.core = MeasuredEvaluationCore.measuring(parts.core, self._calls)
         self._api: SplitAPI | None = None
         self._stream_client: httpx.AsyncClient | None = None
         self._telemetry: TelemetryActor | None = None

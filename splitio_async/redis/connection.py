@@ -34,7 +34,7 @@ import redis.sentinel
 import sniffio
 
 from .._threads import to_worker_thread
-from ..steps import Batch
+from ..core.steps import Batch
 from .resp import NativeRedis, ReplyReader, first_error, node_unusable, pack
 from .settings import RedisSettings
 

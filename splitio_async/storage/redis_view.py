@@ -27,10 +27,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from ..core.steps import Batch, Steps
 from ..models.rule_based_segments import RuleBasedSegment, parse_rule_based_segment
 from ..models.splits import Split, parse_split
 from ..redis.keys import RedisKeys
-from ..steps import Batch, Steps
 
 _LOGGER = logging.getLogger("splitio.storage.redis")
 

@@ -15,7 +15,7 @@ from splitio_async import SdkEvent, TimeoutException, get_factory_async
 from splitio_async.actors.intake import Intake
 from splitio_async.actors.telemetry import TelemetryActor
 from splitio_async.lifecycle import FactoryState
-from splitio_async.lowlevel import EvaluationCore, MeasuredEvaluationCore
+from splitio_async.lowlevel import EvaluationCore
 from splitio_async.models.telemetry import (
     EXCEPTION,
     NOT_READY_CALL,
@@ -185,7 +185,7 @@ async def test_localhost_mode_has_no_telemetry(tmp_path: Any) -> None:
     factory = await get_factory_async("localhost", config={"splitFile": str(path)})
     assert factory is not None
     try:
-        assert type(factory.core) is EvaluationCore
+        assert factory.core._telemetry is None  # not timed: no telemetry in localhost mode
     finally:
         await factory.destroy()
 
@@ -314,17 +314,16 @@ async def test_the_intake_wakes_the_actor_before_it_fills() -> None:
     assert api.usages[-1]["mL"]["t"][0] == 180
 
 
-def test_measured_core_keeps_the_plain_cores_settings() -> None:
+def test_a_core_given_telemetry_times_its_calls() -> None:
     from splitio_async.engine.evaluator import Evaluator  # noqa: PLC0415
 
-    plain = EvaluationCore(FactoryState(), Evaluator(), Intake(10, 5), Intake(10, 5), True, None,
-                           None, "id")
     calls: Intake[CallRecord] = Intake(10, 5)
-    measured = MeasuredEvaluationCore.measuring(plain, calls)
-    for name in EvaluationCore.__slots__:
-        assert getattr(measured, name) is getattr(plain, name)
+    measured = EvaluationCore(FactoryState(), Evaluator(), Intake(10, 5), Intake(10, 5),
+                              telemetry=calls)
     measured.treatment("k", "missing", None, None, "get_treatment")  # not ready: nR + latency
     assert [code for code, _ in calls.drain()] == ["nR", "t"]
+    measured.treatment("", "missing", None, None, "get_treatment")  # refused: not timed
+    assert [code for code, _ in calls.drain()] == ["nR"]
 
 
 async def test_streaming_reports_its_events(server: FakeSplitServer) -> None:

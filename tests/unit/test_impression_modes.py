@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from splitio_async.engine.impressions import DedupCache, ImpressionsStrategy
+from splitio_async.models.impressions import ImpressionRecord
 
 HOUR = 3_600_000
 H0 = 1_700_000_000_000 - (1_700_000_000_000 % HOUR)  # an hour start (UTC ms)
@@ -22,12 +23,12 @@ def rec(
     bucketing_key: str | None = None,
     properties: str | None = None,
     disabled: bool = False,
-) -> tuple[Any, ...]:
-    return (key, flag, treatment, label, change_number, bucketing_key, time_ms, None, properties,
+) -> ImpressionRecord:
+    return (key, flag, treatment, label, change_number, bucketing_key, time_ms, properties,
             disabled)
 
 
-def sent(strategy: ImpressionsStrategy, *records: tuple[Any, ...]) -> list[Any]:
+def sent(strategy: ImpressionsStrategy, *records: ImpressionRecord) -> list[Any]:
     return strategy.process(records).to_send
 
 

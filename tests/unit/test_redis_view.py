@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from splitio_async.core.steps import Batch, drive_sync
 from splitio_async.engine.evaluator import Evaluator
 from splitio_async.redis.keys import RedisKeys, has_hash_tag
-from splitio_async.steps import Batch, drive_sync
 from splitio_async.storage.redis_view import RedisView
 from tests.unit.builders import (
     all_keys,
