@@ -90,7 +90,7 @@ class StorageActor:
                 )
         elif isinstance(message, ApplySegment):
             if message.if_referenced and message.name not in state.snapshot.segments and (
-                message.name not in state.snapshot.referenced_segments()
+                not state.snapshot.references(message.name)
             ):
                 return
             state.snapshot = apply_segment_change(
