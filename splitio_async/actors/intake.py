@@ -22,9 +22,18 @@ T = TypeVar("T")
 
 class Intake(Generic[T]):
     __slots__ = (
-        "_bytes", "_consumer_thread", "_dropped", "_items", "_lock", "_wake", "_wake_pending",
+        "_behind_at",
+        "_bytes",
+        "_consumer_thread",
+        "_dropped",
+        "_items",
+        "_lock",
+        "_wake",
+        "_wake_pending",
         "byte_threshold",
-        "capacity", "threshold",
+        "capacity",
+        "held",
+        "threshold",
     )
 
     def __init__(self, capacity: int, threshold: int, byte_threshold: int | None = None) -> None:
@@ -38,6 +47,10 @@ class Intake(Generic[T]):
         self._wake: Callable[[], None] | None = None
         self._consumer_thread: int | None = None
         self._wake_pending = False
+        # records the recorder took and has not delivered yet (the bulk in flight among them),
+        # and the queue length from which producers slow down: threshold - held
+        self.held = 0
+        self._behind_at = self.threshold
 
     @property
     def dropped(self) -> int:
@@ -67,15 +80,29 @@ class Intake(Generic[T]):
             self._bytes += size  # approximate under threads: it only decides when to wake
             if self._bytes >= self.byte_threshold:
                 self._wake_up()
-        if len(items) >= self.threshold:
-            if not self._wake_pending:
-                self._wake_up()
-            elif self._consumer_thread not in (None, threading.get_ident()):
-                # Backpressure: the recorder was woken but has not drained yet, because a busy
-                # producer thread keeps the GIL. Yielding it lets the recorder run, so a burst
-                # slows down a little instead of filling the buffer and being dropped.
-                time.sleep(0)
+        if len(items) >= self._behind_at:
+            self._behind(len(items))
         return True
+
+    def _behind(self, queued: int) -> None:
+        if queued >= self.threshold and not self._wake_pending:
+            self._wake_up()
+        elif self._consumer_thread not in (None, threading.get_ident()):
+            # Backpressure: the recorder was woken but has not drained yet, or a bulk's worth
+            # still waits for the service, because a busy producer thread keeps the GIL.
+            # Yielding it lets the recorder run, so a burst slows down a little instead of
+            # filling the buffers and being dropped.
+            time.sleep(0)
+
+    def backlogged(self) -> bool:
+        """A flush's worth is queued or still undelivered: a producer on the recorder's own
+        event loop should yield to it (the async client checkpoints once)."""
+        return len(self._items) >= self._behind_at
+
+    def set_held(self, count: int) -> None:
+        """The recorder holds ``count`` records not delivered yet (recorder only)."""
+        self.held = count
+        self._behind_at = self.threshold - count
 
     def _wake_up(self) -> None:
         wake = self._wake

@@ -75,6 +75,7 @@ class Recorder(Generic[Raw, Item]):
         self._on_flush = on_flush
         self._max_pending = max_pending
         self._pending: list[Item] = []
+        self._sending = False
         self._backoff = Backoff(retry_base, retry_cap)
         self._problems = ProblemLog(_LOGGER)
         self._stopping = False
@@ -146,14 +147,16 @@ class Recorder(Generic[Raw, Item]):
             bulk = self._pending[: self._bulk_size]
             self._resolved = 0
             try:
-                await self._send_isolating(bulk)
+                await self._send_draining(bulk)
             except Exception as exc:
                 del self._pending[: self._resolved]
+                self._hold()
                 self.failures += 1
                 self._problems.problem(f"{self.name}: sending failed ({exc}); will retry")
                 ok = False
                 break
             del self._pending[: len(bulk)]
+            self._hold()
             self._take_intake()
         if self._on_flush is not None:
             try:
@@ -168,6 +171,31 @@ class Recorder(Generic[Raw, Item]):
             self._backoff.reset()
             self._problems.recovered(self.name)
         return ok
+
+    async def _send_draining(self, bulk: list[Item]) -> None:
+        """Send ``bulk`` while still taking what the hot path queues meanwhile: a send can last
+        longer than callers take to fill the intake (a burst of evaluations on a busy loop),
+        and an intake drained only between sends drops what it cannot hold. A wake during the
+        send moves the intake into the pending list (which only grows at its end, so the bulk
+        in flight is untouched) from a callback on the loop thread: no task, no extra await."""
+        waker = self._waker
+        if waker is None:
+            await self._send_isolating(bulk)
+            return
+        waker.divert(self._take_intake)
+        self._sending = True
+        self._hold()
+        try:
+            await self._send_isolating(bulk)
+        finally:
+            waker.divert(None)
+            self._sending = False
+            self._hold()
+
+    def _hold(self) -> None:
+        """Tell producers how far behind a send in progress is (not while waiting to retry: a
+        service that is down must not slow evaluations; the bound counts what it refuses)."""
+        self._intake.set_held(len(self._pending) if self._sending else 0)
 
     async def _send_isolating(self, bulk: list[Item]) -> None:
         """Send ``bulk``; if the service refuses it, send halves, down to the single records
@@ -216,6 +244,7 @@ class Recorder(Generic[Raw, Item]):
             )
         self.received += len(prepared)
         self._pending.extend(prepared[:room])
+        self._hold()
 
 
 async def discard(items: Sequence[object]) -> None:

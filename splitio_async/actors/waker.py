@@ -33,8 +33,20 @@ class Waker:
         self._loop_thread = threading.get_ident()
         self._event = anyio.Event()
         self._schedule = _threadsafe_scheduler()
+        self._divert: Callable[[], None] | None = None
+
+    def divert(self, callback: Callable[[], None] | None) -> None:
+        """While set, a wake schedules ``callback`` on the loop thread (soon, never inside the
+        caller) instead of setting the event: the actor is busy awaiting something else and
+        can still be asked to do a short synchronous step meanwhile."""
+        self._divert = callback
 
     def __call__(self) -> None:
+        divert = self._divert
+        if divert is not None:
+            with contextlib.suppress(RuntimeError):  # loop closing: the final drain takes them
+                self._schedule(divert)
+            return
         if threading.get_ident() == self._loop_thread:
             self._event.set()
             return

@@ -402,10 +402,10 @@ class EvaluationCore:
     # ------------------------------------------------------------------ helpers
 
     def backlogged(self) -> bool:
-        """Whether a recorder has a flush's worth waiting: the async API then yields to the
-        event loop once, so a caller that rarely awaits anything lets the recorder keep up."""
-        impressions, events = self._impressions, self._events
-        return len(impressions) >= impressions.threshold or len(events) >= events.threshold
+        """Whether a recorder has a flush's worth waiting (queued, or taken and not delivered
+        yet): the async API then yields to the event loop once, so a caller that rarely awaits
+        anything lets the recorder keep up."""
+        return self._impressions.backlogged() or self._events.backlogged()
 
     def _usable(self, status: str) -> bool:
         """False (logged) when the factory cannot answer; True when not ready yet."""
