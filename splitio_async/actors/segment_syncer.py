@@ -93,6 +93,10 @@ class SegmentSyncer:
             added = _keys(body.get("added"))
             removed = _keys(body.get("removed"))
             new_till: int = body["till"]
+            answered_since = body.get("since", since)
+            # the answer's key list (8 MB of pointers per million keys) is not kept while the
+            # page is applied and confirmed: its keys live on in ``added`` alone
+            del body
             applied = anyio.Event()
             await self._outbox.send(ApplySegment(
                 name, added, removed, max(new_till, since), replace=since == -1,
@@ -102,7 +106,7 @@ class SegmentSyncer:
             if on_first_page is not None:
                 on_first_page(name)
                 on_first_page = None
-            if new_till == body.get("since", since) or new_till <= since:
+            if new_till == answered_since or new_till <= since:
                 return max(new_till, since)
 
     async def sync_all(self, names: Iterable[str]) -> list[tuple[str, APIError]]:
