@@ -111,16 +111,21 @@ class SplitFactory:
 
     @property
     def ready(self) -> bool:
+        """Whether the first complete data set is in (and the factory not destroyed since)."""
         return self._state.status is READY
 
     @property
     def destroyed(self) -> bool:
+        """Whether ``destroy()`` was called (or the factory's task group ended)."""
         return self._state.status is DESTROYED
 
     def client(self) -> Client:
+        """A client (cheap: every client of a factory shares its core). Never raises; a client
+        of a factory that is not ready or destroyed answers ``control``."""
         return Client(self, self._mode.core, self._mode.driver)
 
     def manager(self) -> Manager:
+        """A manager (what flags exist). Never raises."""
         return Manager(self._mode.manager_core, self._mode.driver)
 
     async def block_until_ready(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
@@ -200,10 +205,12 @@ class SplitFactory:
     # ------------------------------------------------------------------ internals for the shim
 
     def manager_core(self) -> ManagerCore:
+        """The manager core of the factory's mode (the shim's managers call it)."""
         return self._mode.manager_core
 
     @property
     def core(self) -> EvaluationCore:
+        """The evaluation core of the factory's mode (the shim's clients call it)."""
         return self._mode.core
 
     @property
@@ -213,10 +220,12 @@ class SplitFactory:
 
     @property
     def state(self) -> FactoryState:
+        """The status and the current snapshot every client reads."""
         return self._state
 
     @property
     def events_hub(self) -> SdkEventsHub:
+        """Where ``client.on`` subscribes (call it in the factory's event loop)."""
         return self._hub
 
     def delivery_counts(self) -> dict[str, int]:

@@ -282,6 +282,8 @@ class FlagBuilder:
         return self._change(lambda spec: setattr(spec, "sets", names))
 
     def traffic_type(self, name: str) -> FlagBuilder:
+        """Set the flag's traffic type (default ``user``); ``track`` warns for a traffic type
+        no flag uses."""
         return self._change(lambda spec: setattr(spec, "traffic_type", name))
 
 
@@ -318,23 +320,27 @@ class RecordedCalls:
 
     @property
     def impressions(self) -> list[Impression]:
+        """Every impression recorded so far, oldest first (a copy)."""
         self._collect()
         with self._lock:
             return list(self._impressions)
 
     @property
     def events(self) -> list[Event]:
+        """Every ``track`` event recorded so far, oldest first (a copy)."""
         self._collect()
         with self._lock:
             return list(self._events)
 
     def clear(self) -> None:
+        """Forget what was recorded (what is still queued included)."""
         self._collect()
         with self._lock:
             self._impressions.clear()
             self._events.clear()
 
     def add(self, impressions: Sequence[Impression] = (), events: Sequence[Event] = ()) -> None:
+        """Record ``impressions`` and ``events`` (what the recorders deliver; thread-safe)."""
         with self._lock:
             self._impressions.extend(impressions)
             self._events.extend(events)
@@ -342,12 +348,16 @@ class RecordedCalls:
     # the recorders' destinations in testing mode
     @staticmethod
     def prepare_impressions(records: list[ImpressionRecord]) -> list[Impression]:
+        """Every impression of ``records`` (none deduplicated, whatever the impressions mode),
+        except those of flags whose impressions are disabled."""
         return _impressions(records)
 
     async def send_impressions(self, bulk: Sequence[Impression]) -> None:
+        """The impressions recorder's destination in testing mode."""
         self.add(impressions=bulk)
 
     async def send_events(self, bulk: Sequence[Event]) -> None:
+        """The events recorder's destination in testing mode."""
         self.add(events=bulk)
 
 
@@ -516,6 +526,8 @@ class TestDataSource:
         self._portal: BlockingPortal | None = None
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """The actor: load the data, report ready (``task_status.started()``), then apply
+        changes until cancelled."""
         async with self._outbox, BlockingPortal() as portal:
             self._portal = portal
             self._thread = threading.get_ident()
@@ -542,6 +554,8 @@ class TestDataSource:
     # steps (loop thread)
 
     def apply_flag(self, split: Split) -> None:
+        """Apply a flag's new definition (and load the segments it is the first to read); runs
+        in the loop thread."""
         current, number = self._data._current_flag(split.name)
         if current is not None and current.change_number > split.change_number:
             split = current  # a newer version was published meanwhile (another thread)
@@ -551,11 +565,13 @@ class TestDataSource:
             self.apply_segment(name)  # a flag reads a segment no flag read before
 
     def apply_segment(self, name: str) -> None:
+        """Apply a segment's current keys; runs in the loop thread."""
         keys, number = self._data._current_segment(name)
         if keys is not None:
             self._apply(ApplySegment(name, keys, frozenset(), number, replace=True))
 
     def collect(self) -> None:
+        """Move what the factory queued and has not delivered yet into the recorded calls."""
         self._data.recorded.add(
             _impressions(self._impressions.drain()), self._events.drain()
         )

@@ -60,6 +60,8 @@ class SyncSplitFactory:
 
     @property
     def waiting_for_fork(self) -> bool:
+        """Whether the factory waits for ``resume()`` (in a forked worker, or loaded with
+        ``preforkedInitialization``)."""
         return self._factory.waiting_for_fork
 
     def resume(self) -> None:
@@ -87,18 +89,23 @@ class SyncSplitFactory:
 
     @property
     def ready(self) -> bool:
+        """Whether the first complete data set is in (and the factory not destroyed since)."""
         return self._factory.ready
 
     @property
     def destroyed(self) -> bool:
+        """Whether ``destroy()`` was called."""
         return self._factory.destroyed
 
     def client(self) -> Client:
+        """A client whose calls run in the caller's thread. Never raises; a client of a factory
+        that is not ready or destroyed answers ``control``."""
         client = Client(self)
         self._facades.add(client)
         return client
 
     def manager(self) -> Manager:
+        """A manager (what flags exist), answering in the caller's thread. Never raises."""
         manager = Manager(self)
         self._facades.add(manager)
         return manager
@@ -113,6 +120,9 @@ class SyncSplitFactory:
         self._portal.call(self._factory.block_until_ready, timeout)
 
     def subscribe(self, sdk_event: Any, callback: Any) -> None:
+        """What ``client.on`` does: subscribe ``callback`` to an ``SdkEvent`` in the portal's
+        event loop (sync callbacks run in a worker thread). Never raises: an invalid event or
+        callback is logged and ignored; nothing happens once the factory is destroyed."""
         if self._portal is not None and self._portal.alive:
             self._portal.call_sync(self._factory.events_hub.subscribe, sdk_event, callback)
 
@@ -159,6 +169,8 @@ class SyncSplitFactory:
         return self._factory
 
     def delivery_counts(self) -> dict[str, int]:
+        """Per kind (impressions, events): records delivered, dropped at a bound and lost at
+        the shutdown deadline (see ``splitio_async.SplitFactory.delivery_counts``)."""
         return self._factory.delivery_counts()
 
     def status(self) -> FactoryStatus:
