@@ -85,6 +85,7 @@ class SplitProvider(AbstractProvider):
     # ------------------------------------------------------------------ lifecycle and events
 
     def get_metadata(self) -> Metadata:
+        """The provider's name for OpenFeature: ``Split``."""
         return Metadata(name="Split")
 
     def initialize(self, evaluation_context: EvaluationContext) -> None:
@@ -119,7 +120,16 @@ class SplitProvider(AbstractProvider):
         evaluation_context: EvaluationContext | None = None,
         tracking_event_details: TrackingEventDetails | None = None,
     ) -> None:
-        """Our ``track(key, trafficType attribute or "user", event, value, attributes)``."""
+        """Our ``track(key, trafficType attribute or "user", event, value, attributes)``.
+
+        Args:
+            tracking_event_name: the event type.
+            evaluation_context: its ``targeting_key`` is the key (nothing is tracked without
+                one); a ``trafficType`` attribute picks the traffic type (default ``user``).
+            tracking_event_details: the event's value and attributes (its properties).
+
+        Never raises: an invalid event is logged and dropped, as ``client.track`` does.
+        """
         context = evaluation_context or EvaluationContext()
         if not context.targeting_key:
             return
@@ -139,30 +149,107 @@ class SplitProvider(AbstractProvider):
         self, flag_key: str, default_value: bool,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[bool]:
+        """The flag's treatment as a boolean: ``on`` and ``true`` are True, ``off`` and ``false``
+        False (in any case); another treatment is a ``TYPE_MISMATCH``.
+
+        Args:
+            flag_key: the flag's name.
+            default_value: the value returned, with an error code, when the flag cannot be
+                resolved (factory not ready or destroyed, flag not found, type mismatch).
+            evaluation_context: its ``targeting_key`` is the matching key, a ``bucketingKey``
+                attribute the bucketing key; the other attributes are Split attributes.
+
+        Returns:
+            The value, the reason (from the evaluation's label), the treatment as the variant, and
+            the label and configuration as flag metadata. Never blocks in memory modes (in Redis
+            consumer mode it reads Redis in the calling thread). Never raises: errors are reported
+            in the details' ``error_code``.
+        """
         return self._resolve(flag_key, default_value, evaluation_context, _to_bool, None)
 
     def resolve_string_details(
         self, flag_key: str, default_value: str,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[str]:
+        """The flag's treatment, as a string.
+
+        Args:
+            flag_key: the flag's name.
+            default_value: the value returned, with an error code, when the flag cannot be
+                resolved (factory not ready or destroyed, flag not found, type mismatch).
+            evaluation_context: its ``targeting_key`` is the matching key, a ``bucketingKey``
+                attribute the bucketing key; the other attributes are Split attributes.
+
+        Returns:
+            The value, the reason (from the evaluation's label), the treatment as the variant, and
+            the label and configuration as flag metadata. Never blocks in memory modes (in Redis
+            consumer mode it reads Redis in the calling thread). Never raises: errors are reported
+            in the details' ``error_code``.
+        """
         return self._resolve(flag_key, default_value, evaluation_context, _to_str, None)
 
     def resolve_integer_details(
         self, flag_key: str, default_value: int,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[int]:
+        """The flag's treatment parsed as an integer (``TYPE_MISMATCH`` if it is not one).
+
+        Args:
+            flag_key: the flag's name.
+            default_value: the value returned, with an error code, when the flag cannot be
+                resolved (factory not ready or destroyed, flag not found, type mismatch).
+            evaluation_context: its ``targeting_key`` is the matching key, a ``bucketingKey``
+                attribute the bucketing key; the other attributes are Split attributes.
+
+        Returns:
+            The value, the reason (from the evaluation's label), the treatment as the variant, and
+            the label and configuration as flag metadata. Never blocks in memory modes (in Redis
+            consumer mode it reads Redis in the calling thread). Never raises: errors are reported
+            in the details' ``error_code``.
+        """
         return self._resolve(flag_key, default_value, evaluation_context, _to_int, None)
 
     def resolve_float_details(
         self, flag_key: str, default_value: float,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[float]:
+        """The flag's treatment parsed as a number (``TYPE_MISMATCH`` if it is not one).
+
+        Args:
+            flag_key: the flag's name.
+            default_value: the value returned, with an error code, when the flag cannot be
+                resolved (factory not ready or destroyed, flag not found, type mismatch).
+            evaluation_context: its ``targeting_key`` is the matching key, a ``bucketingKey``
+                attribute the bucketing key; the other attributes are Split attributes.
+
+        Returns:
+            The value, the reason (from the evaluation's label), the treatment as the variant, and
+            the label and configuration as flag metadata. Never blocks in memory modes (in Redis
+            consumer mode it reads Redis in the calling thread). Never raises: errors are reported
+            in the details' ``error_code``.
+        """
         return self._resolve(flag_key, default_value, evaluation_context, _to_float, None)
 
     def resolve_object_details(
         self, flag_key: str, default_value: ObjectValue,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[ObjectValue]:
+        """The configuration of the flag's treatment, parsed from JSON (``TYPE_MISMATCH`` without
+        one, ``PARSE_ERROR`` if it is not JSON).
+
+        Args:
+            flag_key: the flag's name.
+            default_value: the value returned, with an error code, when the flag cannot be
+                resolved (factory not ready or destroyed, flag not found, type mismatch).
+            evaluation_context: its ``targeting_key`` is the matching key, a ``bucketingKey``
+                attribute the bucketing key; the other attributes are Split attributes.
+
+        Returns:
+            The value, the reason (from the evaluation's label), the treatment as the variant, and
+            the label and configuration as flag metadata. Never blocks in memory modes (in Redis
+            consumer mode it reads Redis in the calling thread). Never raises: errors are reported
+            in the details' ``error_code``.
+        """
         return self._resolve(flag_key, default_value, evaluation_context, None, _to_object)
 
     # ------------------------------------------------------------------ async resolution
@@ -171,6 +258,22 @@ class SplitProvider(AbstractProvider):
         self, flag_key: str, default_value: bool,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[bool]:
+        """The flag's treatment as a boolean: ``on`` and ``true`` are True, ``off`` and ``false``
+        False (in any case); another treatment is a ``TYPE_MISMATCH``.
+
+        Args:
+            flag_key: the flag's name.
+            default_value: the value returned, with an error code, when the flag cannot be
+                resolved (factory not ready or destroyed, flag not found, type mismatch).
+            evaluation_context: its ``targeting_key`` is the matching key, a ``bucketingKey``
+                attribute the bucketing key; the other attributes are Split attributes.
+
+        Returns:
+            The value, the reason (from the evaluation's label), the treatment as the variant, and
+            the label and configuration as flag metadata. Awaits only the factory's own reads (Redis
+            consumer mode), on asyncio or trio. Never raises: errors are reported in the details'
+            ``error_code``.
+        """
         return await self._resolve_async(
             flag_key, default_value, evaluation_context, _to_bool, None
         )
@@ -179,6 +282,21 @@ class SplitProvider(AbstractProvider):
         self, flag_key: str, default_value: str,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[str]:
+        """The flag's treatment, as a string.
+
+        Args:
+            flag_key: the flag's name.
+            default_value: the value returned, with an error code, when the flag cannot be
+                resolved (factory not ready or destroyed, flag not found, type mismatch).
+            evaluation_context: its ``targeting_key`` is the matching key, a ``bucketingKey``
+                attribute the bucketing key; the other attributes are Split attributes.
+
+        Returns:
+            The value, the reason (from the evaluation's label), the treatment as the variant, and
+            the label and configuration as flag metadata. Awaits only the factory's own reads (Redis
+            consumer mode), on asyncio or trio. Never raises: errors are reported in the details'
+            ``error_code``.
+        """
         return await self._resolve_async(
             flag_key, default_value, evaluation_context, _to_str, None
         )
@@ -187,6 +305,21 @@ class SplitProvider(AbstractProvider):
         self, flag_key: str, default_value: int,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[int]:
+        """The flag's treatment parsed as an integer (``TYPE_MISMATCH`` if it is not one).
+
+        Args:
+            flag_key: the flag's name.
+            default_value: the value returned, with an error code, when the flag cannot be
+                resolved (factory not ready or destroyed, flag not found, type mismatch).
+            evaluation_context: its ``targeting_key`` is the matching key, a ``bucketingKey``
+                attribute the bucketing key; the other attributes are Split attributes.
+
+        Returns:
+            The value, the reason (from the evaluation's label), the treatment as the variant, and
+            the label and configuration as flag metadata. Awaits only the factory's own reads (Redis
+            consumer mode), on asyncio or trio. Never raises: errors are reported in the details'
+            ``error_code``.
+        """
         return await self._resolve_async(
             flag_key, default_value, evaluation_context, _to_int, None
         )
@@ -195,6 +328,21 @@ class SplitProvider(AbstractProvider):
         self, flag_key: str, default_value: float,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[float]:
+        """The flag's treatment parsed as a number (``TYPE_MISMATCH`` if it is not one).
+
+        Args:
+            flag_key: the flag's name.
+            default_value: the value returned, with an error code, when the flag cannot be
+                resolved (factory not ready or destroyed, flag not found, type mismatch).
+            evaluation_context: its ``targeting_key`` is the matching key, a ``bucketingKey``
+                attribute the bucketing key; the other attributes are Split attributes.
+
+        Returns:
+            The value, the reason (from the evaluation's label), the treatment as the variant, and
+            the label and configuration as flag metadata. Awaits only the factory's own reads (Redis
+            consumer mode), on asyncio or trio. Never raises: errors are reported in the details'
+            ``error_code``.
+        """
         return await self._resolve_async(
             flag_key, default_value, evaluation_context, _to_float, None
         )
@@ -203,6 +351,22 @@ class SplitProvider(AbstractProvider):
         self, flag_key: str, default_value: ObjectValue,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[ObjectValue]:
+        """The configuration of the flag's treatment, parsed from JSON (``TYPE_MISMATCH`` without
+        one, ``PARSE_ERROR`` if it is not JSON).
+
+        Args:
+            flag_key: the flag's name.
+            default_value: the value returned, with an error code, when the flag cannot be
+                resolved (factory not ready or destroyed, flag not found, type mismatch).
+            evaluation_context: its ``targeting_key`` is the matching key, a ``bucketingKey``
+                attribute the bucketing key; the other attributes are Split attributes.
+
+        Returns:
+            The value, the reason (from the evaluation's label), the treatment as the variant, and
+            the label and configuration as flag metadata. Awaits only the factory's own reads (Redis
+            consumer mode), on asyncio or trio. Never raises: errors are reported in the details'
+            ``error_code``.
+        """
         return await self._resolve_async(
             flag_key, default_value, evaluation_context, None, _to_object
         )

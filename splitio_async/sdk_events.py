@@ -22,11 +22,16 @@ QUEUE_SIZE = 1000  # pending notifications; beyond that an update notification i
 
 
 class SdkEvent(enum.Enum):
+    """What ``client.on`` subscribes to: ``SDK_READY`` (once, when the factory has its data;
+    right away if it already has) and ``SDK_UPDATE`` (each time flags or segments change)."""
+
     SDK_READY = "SDK_READY"
     SDK_UPDATE = "SDK_UPDATE"
 
 
 class SdkEventType(enum.Enum):
+    """What an ``SDK_UPDATE`` was about (``EventsMetadata.get_type()``): flags, or segments."""
+
     FLAG_UPDATE = "FLAG_UPDATE"
     SEGMENTS_UPDATE = "SEGMENTS_UPDATE"
 
@@ -41,9 +46,11 @@ class EventsMetadata:
         self._names = names
 
     def get_type(self) -> SdkEventType:
+        """Whether flags or segments changed."""
         return self._type
 
     def get_names(self) -> set[str]:
+        """The names of the flags (or segments) that changed; a new set at each call."""
         return set(self._names)
 
     def __repr__(self) -> str:

@@ -96,6 +96,7 @@ class ChangeSubscription:
             raise StopAsyncIteration from None
 
     async def aclose(self) -> None:
+        """Stop receiving changes (iteration ends); idempotent, never raises."""
         self._feed.unsubscribe(self)
         self._send.close()
         self._receive.close()
