@@ -19,6 +19,7 @@ from ._version import __version__ as __version__
 if TYPE_CHECKING:
     from .client import Client as Client
     from .core.evaluation import EvaluationOptions as EvaluationOptions
+    from .errors import InvalidSdkKeyError as InvalidSdkKeyError
     from .errors import LocalhostFileError as LocalhostFileError
     from .errors import MissingDependencyError as MissingDependencyError
     from .errors import SentinelConfigurationException as SentinelConfigurationException
@@ -50,6 +51,7 @@ _WHERE = {
     "FallbackTreatment": ".models.fallback",
     "FallbackTreatmentsConfiguration": ".models.fallback",
     "Key": ".key",
+    "InvalidSdkKeyError": ".errors",
     "LocalhostFileError": ".errors",
     "MissingDependencyError": ".errors",
     "SdkEvent": ".sdk_events",
@@ -73,6 +75,7 @@ __all__ = (
     "FallbackTreatment",
     "FallbackTreatmentsConfiguration",
     "Key",
+    "InvalidSdkKeyError",
     "LocalhostFileError",
     "MissingDependencyError",
     "SdkEvent",

@@ -7,6 +7,7 @@ Kept in a module of its own so every layer can import it without import loops::
     ├── SentinelConfigurationException a bad Redis Sentinel configuration at factory creation
     ├── RedisClusterConfigurationException a bad Redis Cluster configuration at factory creation
     ├── LocalhostFileError            a localhost flag or segment file cannot be read or parsed
+    ├── InvalidSdkKeyError            open_factory() was given no usable SDK key
     └── MissingDependencyError        a mode or module needs an extra that is not installed
 
 Evaluation, ``track`` and manager calls never raise: these only come out of factory creation and
@@ -39,6 +40,14 @@ class LocalhostFileError(SplitError, ValueError):
         super().__init__(f"localhost file {path!r}: {problem}")
         self.path = path
         self.problem = problem
+
+
+class InvalidSdkKeyError(SplitError, ValueError):
+    """``open_factory`` was given no usable SDK key: None, not a string, or empty or blank
+    (logged as the official SDK logs it; ``get_factory_async`` returns None instead).
+
+    A ``ValueError`` too, which is what ``open_factory`` raised before this class existed.
+    """
 
 
 class RedisClusterConfigurationException(SplitError):

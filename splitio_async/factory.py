@@ -35,7 +35,7 @@ from .core.evaluation import EvaluationCore
 from .core.manager import ManagerCore
 from .core.steps import Driver
 from .engine.evaluator import Evaluator
-from .errors import SplitError, TimeoutException, at_boundary
+from .errors import InvalidSdkKeyError, SplitError, TimeoutException, at_boundary
 from .lifecycle import DESTROYED, READY, WAITING_FORK, FactoryState, live_factories
 from .lowlevel import SEED_SNAPSHOT
 from .manager import Manager
@@ -399,7 +399,7 @@ async def open_factory(
         "telemetry": urls.get("telemetry_api_base_url"),
     })
     if factory is None:
-        raise ValueError("open_factory: the sdk_key must be a non-empty string")
+        raise InvalidSdkKeyError("open_factory: the sdk_key must be a non-empty string")
     startup_error: Exception | None = None
     try:
         async with anyio.create_task_group() as tg:

@@ -15,10 +15,12 @@ import pytest
 
 from splitio_async import (
     EvaluationOptions,
+    InvalidSdkKeyError,
     Key,
     LocalhostFileError,
     SdkEvent,
     SdkEventType,
+    SplitError,
     TimeoutException,
     get_factory_async,
     open_factory,
@@ -33,6 +35,20 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("sdk_key", [None, "", "   ", 42])
+async def test_open_factory_refuses_an_unusable_sdk_key_with_a_typed_error(
+    sdk_key: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SDK's own error (a ``SplitError``), still a ``ValueError`` for older callers, after
+    the official log line."""
+    with pytest.raises(InvalidSdkKeyError, match="sdk_key") as raised:
+        async with open_factory(sdk_key):
+            pass  # pragma: no cover - never entered
+    assert isinstance(raised.value, ValueError)
+    assert isinstance(raised.value, SplitError)
+    assert "factory_instantiation: you passed" in caplog.text
 
 YAML = """
 - my_feature:
