@@ -29,6 +29,7 @@ class Intake(Generic[T]):
         "_items",
         "_lock",
         "_wake",
+        "_wake_first",
         "_wake_pending",
         "byte_threshold",
         "capacity",
@@ -51,6 +52,7 @@ class Intake(Generic[T]):
         # and the queue length from which producers slow down: threshold - held
         self.held = 0
         self._behind_at = self.threshold
+        self._wake_first = False  # an idle recorder sleeps until the next record
 
     @property
     def dropped(self) -> int:
@@ -85,7 +87,13 @@ class Intake(Generic[T]):
         return True
 
     def _behind(self, queued: int) -> None:
-        if queued >= self.threshold and not self._wake_pending:
+        if self._wake_first:  # not counted as the pending wake: the threshold's comes next
+            self._wake_first = False
+            self._behind_at = self.threshold - self.held
+            wake = self._wake
+            if wake is not None:
+                wake()
+        elif queued >= self.threshold and not self._wake_pending:
             self._wake_up()
         elif self._consumer_thread not in (None, threading.get_ident()):
             # Backpressure: the recorder was woken but has not drained yet, or a bulk's worth
@@ -102,7 +110,19 @@ class Intake(Generic[T]):
     def set_held(self, count: int) -> None:
         """The recorder holds ``count`` records not delivered yet (recorder only)."""
         self.held = count
-        self._behind_at = self.threshold - count
+        self._behind_at = 1 if self._wake_first else self.threshold - count
+
+    def wake_on_next(self) -> bool:
+        """Wake the recorder at the next record rather than at its threshold, so an idle
+        recorder needs no timer (recorder only). False when records are already queued: one
+        appended meanwhile from another thread would not have woken it."""
+        self._wake_first = True
+        self._behind_at = 1
+        if self._items:
+            self._wake_first = False
+            self._behind_at = self.threshold - self.held
+            return False
+        return True
 
     def _wake_up(self) -> None:
         wake = self._wake

@@ -112,6 +112,10 @@ class Recorder(Generic[Raw, Item]):
         try:
             wait = self._period
             while not self._stopping:
+                if wait == self._period and self._idle():
+                    await self._waker.wait()  # the next record (or stop): no timer while idle
+                    if self._stopping:
+                        break
                 with anyio.move_on_after(wait):
                     await self._waker.wait()
                 wait = self._period if await self._flush(final=False) else min(
@@ -129,6 +133,13 @@ class Recorder(Generic[Raw, Item]):
                     "%s: %d records could not be delivered before the shutdown deadline",
                     self.name, left,
                 )
+
+    def _idle(self) -> bool:
+        """Nothing to send and nothing due: the intake wakes us at its next record. Only where
+        nothing else is flushed alongside (events; impression counts have their own dues)."""
+        return (
+            self._on_flush is None and not self._pending and self._intake.wake_on_next()
+        )
 
     async def _final_flush(self) -> None:
         """Retry until everything is delivered; the factory's shutdown deadline cancels us

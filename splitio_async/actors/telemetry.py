@@ -38,7 +38,7 @@ from .waker import Waker
 _LOGGER = logging.getLogger("splitio.sync.telemetry")
 
 QUEUE_SIZE = 100_000  # hot-path records between two drains; beyond that they are dropped
-DRAIN_PERIOD = 5.0  # seconds between drains when the intake stays below its wake threshold
+DRAIN_PERIOD = 5.0  # seconds between drains while calls arrive below the wake threshold
 
 # Our URL keyword (``<name>_api_base_url``) -> ``uO`` key.
 _URL_KEYS = {"sdk": "s", "events": "e", "auth": "a", "streaming": "st", "telemetry": "t"}
@@ -176,7 +176,10 @@ class TelemetryActor:
     async def _post_usage_periodically(self, waker: Waker) -> None:
         next_post = anyio.current_time() + self._period
         while not self._stopping:
-            with anyio.move_on_after(min(DRAIN_PERIOD, next_post - anyio.current_time())):
+            wait = next_post - anyio.current_time()
+            if len(self._intake):  # idle (no calls since the last drain): sleep until the post
+                wait = min(DRAIN_PERIOD, wait)
+            with anyio.move_on_after(wait):
                 await waker.wait()
             self._drain()
             if not self._stopping and anyio.current_time() >= next_post:
