@@ -65,7 +65,7 @@ Treatments = dict[str, str]  # get_treatments*: flag -> treatment
 TreatmentsWithConfig = dict[str, tuple[str, str | None]]  # flag -> (treatment, config)
 
 _new_result = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
-_time = time.time
+_time_ns = time.time_ns
 _TRACK = METHOD_CODES["track"]
 
 
@@ -184,20 +184,22 @@ class EvaluationCore:
     ) -> EvaluationResult:
         """Evaluate a valid call on ``data`` (None: not ready, or the data could not be read)
         and record its impression."""
-        if status is READY:
-            if data is None:
-                result = self._evaluator.failed(name, labels.EXCEPTION)
-                self._note((METHOD_CODES[method], EXCEPTION))
-            else:
-                result = self._evaluator.evaluate(keys[0], keys[1], name, attributes, data)
-                if not result.found:
-                    _warn_missing(method, name)
-                    return result
-                if result.change_number is None and result.label in _EXCEPTION_LABELS:
-                    self._note((METHOD_CODES[method], EXCEPTION))
+        matching_key, bucketing_key = keys
+        if status is READY and data is not None:
+            result = self._evaluator.evaluate(matching_key, bucketing_key, name, attributes, data)
         else:
-            result = self._evaluator.failed(name, labels.NOT_READY)
-        self._record(keys, name, result, attributes, properties)
+            result = self._evaluator.failed(
+                name, labels.EXCEPTION if status is READY else labels.NOT_READY
+            )
+        # unpacked once: each named field read would cost as much as the whole unpacking
+        treatment, _, label, change_number, impressions_disabled, found = result
+        if not found:
+            _warn_missing(method, name)
+            return result
+        if change_number is None and label in _EXCEPTION_LABELS:  # a failed evaluation
+            self._note((METHOD_CODES[method], EXCEPTION))
+        self._record(matching_key, bucketing_key, name, treatment, label, change_number,
+                     impressions_disabled, attributes, properties)
         return result
 
     # ------------------------------------------------------------------ several flags
@@ -330,10 +332,13 @@ class EvaluationCore:
             evaluated = [evaluator.failed(name, labels.NOT_READY) for name in names]
         results: Results = {}
         record = self._record
+        matching_key, bucketing_key = keys
         for name, result in zip(names, evaluated, strict=True):
             results[name] = result
-            if result.found:
-                record(keys, name, result, attributes, properties)
+            treatment, _, label, change_number, impressions_disabled, found = result
+            if found:
+                record(matching_key, bucketing_key, name, treatment, label, change_number,
+                       impressions_disabled, attributes, properties)
             else:
                 _warn_missing(method, name)
         return results
@@ -447,25 +452,30 @@ class EvaluationCore:
 
     def _record(
         self,
-        keys: Keys,
+        matching_key: str,
+        bucketing_key: str | None,
         name: str,
-        result: EvaluationResult,
+        treatment: str,
+        label: str | None,
+        change_number: int | None,
+        impressions_disabled: bool,
         attributes: dict[str, Any] | None,
         properties: str | None,
     ) -> None:
+        """Queue the impression of one evaluation and call the impression listener."""
         remote = self._remote
         if remote is not None and remote.sampling < 1 and random.random() >= remote.sampling:
             return  # dataSampling (official): neither the impression nor the listener call
         record: ImpressionRecord = (
-            keys[0],
+            matching_key,
             name,
-            result.treatment,
-            result.label if self._labels else None,
-            result.change_number,
-            keys[1],
-            int(_time() * 1000),
+            treatment,
+            label if self._labels else None,
+            change_number,
+            bucketing_key,
+            _time_ns() // 1_000_000,
             properties,
-            result.impressions_disabled,
+            impressions_disabled,
         )
         if not self._impressions.append(record) and self._impressions.dropped == 1:
             _LOGGER.warning(
