@@ -54,7 +54,7 @@ def warn_unknown(keys: Iterable[object]) -> None:
         if not isinstance(key, str):
             _LOGGER.warning("config: ignoring a key that is not a string: %r", key)
             continue
-        if key in KNOWN or key.startswith("_"):  # "_..." keys are internal hand-overs
+        if key in KNOWN:
             continue
         close = difflib.get_close_matches(key, KNOWN, n=1, cutoff=0.6) or [
             known for known in KNOWN if known.lower() == key.lower()

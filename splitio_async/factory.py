@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -37,12 +37,12 @@ from .core.steps import Driver
 from .engine.evaluator import Evaluator
 from .errors import InvalidSdkKeyError, SplitError, TimeoutException, at_boundary
 from .lifecycle import DESTROYED, READY, WAITING_FORK, FactoryState, live_factories
-from .lowlevel import SEED_SNAPSHOT
 from .manager import Manager
 from .prefork import forks
 from .recording import Recording
 from .sdk_events import SdkEventsHub
 from .status import ChangeFeed, ChangeSubscription, FactoryStatus, describe
+from .storage.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from .actors.push import PushSupervisor
@@ -70,7 +70,10 @@ class SplitFactory:
     mode shares (the SDK-events hub, the listener, the recorders); its mode (``modes``) provides
     the evaluation and manager cores, its actors, its recorders' sink and its status."""
 
-    def __init__(self, sdk_key: str, config: Config, urls: dict[str, str | None]) -> None:
+    def __init__(
+        self, sdk_key: str, config: Config, urls: dict[str, str | None],
+        seed: Snapshot | None = None,
+    ) -> None:
         self._sdk_key = sdk_key
         self._config = config
         mode = modes.select(sdk_key, config)
@@ -103,7 +106,7 @@ class SplitFactory:
         self._created = time.monotonic()
         self._mode = mode(modes.Parts(
             sdk_key, config, urls, self._state, core, self._hub, self._changes,
-            self._recording, self._mark_ready, config.raw.get(SEED_SNAPSHOT),
+            self._recording, self._mark_ready, seed,
             live_factories.totals, self._created,
         ))
 
@@ -350,13 +353,27 @@ def _validate_sdk_key(sdk_key: Any) -> bool:
     return True
 
 
+# the URL keyword arguments of the entry points, by service
+URL_KEYWORDS = {
+    "sdk": "sdk_api_base_url", "events": "events_api_base_url", "auth": "auth_api_base_url",
+    "streaming": "streaming_api_base_url", "telemetry": "telemetry_api_base_url",
+}
+
+
+def service_urls(keywords: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The URL keyword arguments (``sdk_api_base_url=...``) by service (``sdk``, ...)."""
+    return {service: keywords.get(keyword) for service, keyword in URL_KEYWORDS.items()}
+
+
 def build_factory(
-    sdk_key: Any, config: dict[str, Any] | None, urls: dict[str, str | None]
+    sdk_key: Any, config: dict[str, Any] | None, urls: dict[str, str | None],
+    *, seed: Snapshot | None = None,
 ) -> SplitFactory | None:
-    """Validate the key and config and build the (not yet running) factory, in the event loop."""
+    """Validate the key and config and build the (not yet running) factory, in the event loop.
+    ``seed``: the data a preforked worker starts from (``prefork``)."""
     if not _validate_sdk_key(sdk_key):
         return None
-    factory = SplitFactory(sdk_key, Config.from_dict(config), urls)
+    factory = SplitFactory(sdk_key, Config.from_dict(config), urls, seed)
     live_factories.add(sdk_key)
     _LOGGER.debug("splitio_async %s (%s to Split's services)", __version__, SDK_WIRE_VERSION)
     return factory
@@ -372,10 +389,18 @@ async def get_factory_async(
     telemetry_api_base_url: str | None = None,
 ) -> SplitFactory | None:
     """The official entry point: a running factory, to be ended with ``await factory.destroy()``."""
-    factory = build_factory(sdk_key, config, {
+    return await start_factory(sdk_key, config, {
         "sdk": sdk_api_base_url, "events": events_api_base_url, "auth": auth_api_base_url,
         "streaming": streaming_api_base_url, "telemetry": telemetry_api_base_url,
     })
+
+
+async def start_factory(
+    sdk_key: Any, config: dict[str, Any] | None, urls: dict[str, str | None],
+    *, seed: Snapshot | None = None,
+) -> SplitFactory | None:
+    """``get_factory_async`` with the URLs by service, and optionally the data to start from."""
+    factory = build_factory(sdk_key, config, urls, seed=seed)
     if factory is None:
         return None
     try:
@@ -393,11 +418,17 @@ async def open_factory(
 ) -> AsyncIterator[SplitFactory]:
     """The structured form: the factory's actors live in a task group this context owns, and
     leaving the block destroys the factory (final flush included)."""
-    factory = build_factory(sdk_key, config, {
-        "sdk": urls.get("sdk_api_base_url"), "events": urls.get("events_api_base_url"),
-        "auth": urls.get("auth_api_base_url"), "streaming": urls.get("streaming_api_base_url"),
-        "telemetry": urls.get("telemetry_api_base_url"),
-    })
+    async with owned_factory(sdk_key, config, service_urls(urls)) as factory:
+        yield factory
+
+
+@asynccontextmanager
+async def owned_factory(
+    sdk_key: str, config: dict[str, Any] | None, urls: dict[str, str | None],
+    *, seed: Snapshot | None = None,
+) -> AsyncIterator[SplitFactory]:
+    """``open_factory`` with the URLs by service, and optionally the data to start from."""
+    factory = build_factory(sdk_key, config, urls, seed=seed)
     if factory is None:
         raise InvalidSdkKeyError("open_factory: the sdk_key must be a non-empty string")
     startup_error: Exception | None = None

@@ -23,4 +23,3 @@ from .lifecycle import NOT_INITIALIZED as NOT_INITIALIZED
 from .lifecycle import READY as READY
 from .lifecycle import WAITING_FORK as WAITING_FORK
 
-SEED_SNAPSHOT = "_seedSnapshot"  # config key (internal): data a preforked worker hands over

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._optional import require
 from ._threads import run_without_threads as run_without_threads
-from .lowlevel import SEED_SNAPSHOT
 from .storage.snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -86,21 +85,23 @@ class Preloaded:
     snapshot: Snapshot = field(repr=False)
 
     def _config(self) -> dict[str, Any]:
-        return {**self.config, "preforkedInitialization": False, SEED_SNAPSHOT: self.snapshot}
+        return {**self.config, "preforkedInitialization": False}
 
     @asynccontextmanager
     async def open_factory(self) -> AsyncIterator[SplitFactory]:
         """A factory owned by this block, ready at once with the preloaded data."""
-        from .factory import open_factory  # noqa: PLC0415 - the factory imports this module
+        from .factory import owned_factory, service_urls  # noqa: PLC0415 - imports this module
 
-        async with open_factory(self.sdk_key, self._config(), **self.urls) as factory:
+        async with owned_factory(self.sdk_key, self._config(), service_urls(self.urls),
+                                 seed=self.snapshot) as factory:
             yield factory
 
     async def get_factory_async(self) -> SplitFactory | None:
         """The official-style entry point: end it with ``await factory.destroy()``."""
-        from .factory import get_factory_async  # noqa: PLC0415 - the factory imports this module
+        from .factory import service_urls, start_factory  # noqa: PLC0415 - imports this module
 
-        return await get_factory_async(self.sdk_key, self._config(), **self.urls)
+        return await start_factory(self.sdk_key, self._config(), service_urls(self.urls),
+                                   seed=self.snapshot)
 
 
 def preload(

@@ -22,17 +22,18 @@ from typing import Any
 
 from splitio_async import FactoryStatus, SplitError, SplitFactory, get_factory_async
 from splitio_async.lowlevel import (
-    SEED_SNAPSHOT,
     at_boundary,
     require,
 )
-from splitio_async.prefork import run_without_threads
+from splitio_async.prefork import Preloaded, run_without_threads
 
 from ._portal import PortalThread
 from .client import Client
 from .manager import Manager
 
 _LOGGER = logging.getLogger("splitio.client.factory")
+# a new hosted factory (same key, config and URLs) started from a snapshot, for resume()
+Rebuild = Callable[[Any], "SyncSplitFactory | None"]
 
 
 class SyncSplitFactory:
@@ -40,7 +41,7 @@ class SyncSplitFactory:
 
     def __init__(
         self, factory: SplitFactory, portal: PortalThread | None,
-        rebuild: Callable[[dict[str, Any]], SyncSplitFactory | None],
+        rebuild: Rebuild,
     ) -> None:
         self._rebuild = rebuild  # a new hosted factory (same key, config and URLs) for resume()
         # the clients and managers handed out, rebound to the new factory by resume()
@@ -70,7 +71,7 @@ class SyncSplitFactory:
         if not self.waiting_for_fork:
             _LOGGER.warning("Cannot call resume")
             return
-        fresh = self._rebuild({SEED_SNAPSHOT: self._factory.state.snapshot})
+        fresh = self._rebuild(self._factory.state.snapshot)
         if fresh is None:
             return
         atexit.unregister(fresh._at_exit)
@@ -204,9 +205,8 @@ def get_factory(
     if async_backend == "trio":
         require("trio", 'async_backend="trio"')
 
-    def rebuild(extra: dict[str, Any]) -> SyncSplitFactory | None:
-        return _hosted(sdk_key, {**config, "preforkedInitialization": False, **extra},
-                       async_backend, urls)
+    def rebuild(snapshot: Any) -> SyncSplitFactory | None:
+        return _hosted(sdk_key, config, async_backend, urls, seed=snapshot)
 
     if config.get("preforkedInitialization"):
         return _preforked(sdk_key, config, async_backend, urls, rebuild)
@@ -215,12 +215,16 @@ def get_factory(
 
 def _hosted(
     sdk_key: Any, config: dict[str, Any], backend: str, urls: dict[str, str | None],
-    rebuild: Callable[[dict[str, Any]], SyncSplitFactory | None] | None = None,
+    rebuild: Rebuild | None = None, seed: Any = None,
 ) -> SyncSplitFactory | None:
+    """A factory hosted on a new portal thread; with ``seed`` (a forked worker's ``resume()``),
+    started from the data the process already holds."""
     portal = PortalThread(backend)
     portal.start()
 
     async def build() -> SplitFactory | None:
+        if seed is not None:
+            return await Preloaded(sdk_key, config, urls, seed).get_factory_async()
         return await get_factory_async(sdk_key, config, **urls)
 
     try:
@@ -234,12 +238,12 @@ def _hosted(
     except BaseException:
         portal.stop()
         raise
-    return SyncSplitFactory(factory, portal, rebuild or (lambda extra: None))
+    return SyncSplitFactory(factory, portal, rebuild or (lambda snapshot: None))
 
 
 def _preforked(
     sdk_key: Any, config: dict[str, Any], backend: str, urls: dict[str, str | None],
-    rebuild: Callable[[dict[str, Any]], SyncSplitFactory | None],
+    rebuild: Rebuild,
 ) -> SyncSplitFactory | None:
     """Sync once in a temporary event loop in this thread, keep the data, leave no thread."""
 
