@@ -31,6 +31,7 @@ DAY = 86400.0
 MAX_PERIOD = 365 * DAY  # seconds: longer than any sensible refresh rate or timeout
 MAX_COUNT = 100_000_000  # queue and bulk sizes
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+DEBUG_IMPRESSIONS_REFRESH_RATE = 60.0  # impressionsRefreshRate's default in DEBUG mode (official)
 
 
 def _default_split_file() -> str:
@@ -91,35 +92,43 @@ class Config:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> Config:
+        """The settings of a config dict, each validated; a default is the field's above (the
+        one place it is written; the configuration reference is checked against it)."""
         if raw is not None and not isinstance(raw, dict):
             _LOGGER.warning("config: expected a dict of settings, not %s; using the defaults.",
                             type(raw).__name__)
             raw = None
         raw = dict(raw or {})
         warn_unknown(raw)
-        mode = raw.get("impressionsMode", "OPTIMIZED")
+        defaults = cls()
+        mode = raw.get("impressionsMode", defaults.impressions_mode)
         if not isinstance(mode, str) or mode.upper() not in MODES:
             _LOGGER.warning(
                 "You passed an invalid impressionsMode, impressionsMode should be one of the "
                 "following values: `debug`, `none` or `optimized`.  Defaulting to `optimized` "
                 "mode."
             )
-            mode = "OPTIMIZED"
+            mode = defaults.impressions_mode
         mode = mode.upper()
-        minimum_refresh = 1 if mode == "DEBUG" else 60
+        debug = mode == "DEBUG"
+        minimum_refresh = 1 if debug else 60
         refresh_raw = raw.get("impressionsRefreshRate")
         if is_finite_number(refresh_raw) and refresh_raw < minimum_refresh:  # type: ignore[operator]
             refresh_raw = minimum_refresh  # official: raised to the minimum, silently
-        refresh = _period(dict(raw, impressionsRefreshRate=refresh_raw) if refresh_raw is not None
-                          else raw, "impressionsRefreshRate", 60 if mode == "DEBUG" else 300)
-        metrics = raw.get("metricsRefreshRate", 3600)
+        refresh = _period(
+            dict(raw, impressionsRefreshRate=refresh_raw) if refresh_raw is not None else raw,
+            "impressionsRefreshRate",
+            DEBUG_IMPRESSIONS_REFRESH_RATE if debug else defaults.impressions_refresh_rate,
+        )
+        metrics = raw.get("metricsRefreshRate", defaults.metrics_refresh_rate)
         if is_finite_number(metrics) and metrics < 60:
             _LOGGER.warning(
-                "metricRefreshRate parameter minimum value is 60 seconds, defaulting to 3600 "
-                "seconds."
+                "metricRefreshRate parameter minimum value is 60 seconds, defaulting to %d "
+                "seconds.", defaults.metrics_refresh_rate,
             )
-            metrics = 3600
-        metrics = _period(dict(raw, metricsRefreshRate=metrics), "metricsRefreshRate", 3600)
+            metrics = defaults.metrics_refresh_rate
+        metrics = _period(dict(raw, metricsRefreshRate=metrics), "metricsRefreshRate",
+                          defaults.metrics_refresh_rate)
         sets_filter = raw.get("flagSetsFilter")
         flag_sets: frozenset[str] | None = None
         if sets_filter is not None:
@@ -127,24 +136,22 @@ class Config:
                 validate_flag_sets(sets_filter, "SDK Config")
                 if isinstance(sets_filter, list | tuple) else ()
             ) or None
-        defaults = cls()
+        plain: dict[str, Any] = {
+            **{name: _period(raw, key, getattr(defaults, name)) for name, key in _PERIODS.items()},
+            **{name: _count(raw, key, getattr(defaults, name)) for name, key in _COUNTS.items()},
+            **{name: bool(raw.get(key, getattr(defaults, name)))
+               for name, key in _SWITCHES.items()},
+            **{name: _path(raw, key) or getattr(defaults, name) for name, key in _PATHS.items()},
+        }
         return cls(
+            **plain,
             # official: 0 (falsy) means no timeout
-            connection_timeout_ms=int(checked_number(raw, "connectionTimeout", 1500, 0,
-                                                     MAX_PERIOD * 1000)),
-            streaming_enabled=bool(raw.get("streamingEnabled", True)),
-            features_refresh_rate=_period(raw, "featuresRefreshRate", 30),
-            segments_refresh_rate=_period(raw, "segmentsRefreshRate", 30),
+            connection_timeout_ms=int(checked_number(
+                raw, "connectionTimeout", defaults.connection_timeout_ms, 0, MAX_PERIOD * 1000
+            )),
             metrics_refresh_rate=metrics,
             impressions_mode=mode,
             impressions_refresh_rate=refresh,
-            impressions_bulk_size=_count(raw, "impressionsBulkSize", 5000),
-            impressions_queue_size=_count(raw, "impressionsQueueSize", 10000),
-            events_push_rate=_period(raw, "eventsPushRate", 10),
-            events_bulk_size=_count(raw, "eventsBulkSize", 5000),
-            events_queue_size=_count(raw, "eventsQueueSize", 10000),
-            labels_enabled=bool(raw.get("labelsEnabled", True)),
-            ip_addresses_enabled=bool(raw.get("IPAddressesEnabled", True)),
             machine_name=raw.get("machineName"),
             machine_ip=raw.get("machineIp"),
             impression_listener=raw.get("impressionListener"),
@@ -154,22 +161,43 @@ class Config:
             fallbacks=Fallbacks.from_config(raw.get("fallbackTreatments")),
             proxy_url=_proxy_url(raw.get("proxyUrl")),
             kerberos=_kerberos(raw),
-            preforked_initialization=bool(raw.get("preforkedInitialization", False)),
-            split_file=_path(raw, "splitFile") or defaults.split_file,
-            segment_directory=_path(raw, "segmentDirectory") or defaults.segment_directory,
-            localhost_refresh_enabled=bool(raw.get("localhostRefreshEnabled", False)),
-            destroy_timeout=_period(raw, "destroyTimeout", 10.0, minimum=0),
-            sync_retry_base=_period(raw, "syncRetryBackoffBase", 10.0),
-            sync_retry_max=_period(raw, "syncRetryBackoffMax", 30.0),
-            streaming_reconnect_base=_period(raw, "streamingReconnectBackoffBase", 1.0),
-            streaming_keepalive=_period(raw, "streamingKeepaliveTimeout", 70.0),
-            spec_recheck_interval=_period(raw, "specRecheckInterval", DAY),
-            bootstrap_file=_path(raw, "bootstrapFile"),
-            cache_file=_path(raw, "cacheFile"),
-            proxy_from_environment=bool(raw.get("proxyFromEnvironment", True)),
+            destroy_timeout=_period(raw, "destroyTimeout", defaults.destroy_timeout, minimum=0),
             limits=Limits.from_config(raw),
             raw=raw,
         )
+
+
+# The settings read as they are, field -> config key; the default is the field's.
+_PERIODS = {  # seconds
+    "features_refresh_rate": "featuresRefreshRate",
+    "segments_refresh_rate": "segmentsRefreshRate",
+    "events_push_rate": "eventsPushRate",
+    "sync_retry_base": "syncRetryBackoffBase",
+    "sync_retry_max": "syncRetryBackoffMax",
+    "streaming_reconnect_base": "streamingReconnectBackoffBase",
+    "streaming_keepalive": "streamingKeepaliveTimeout",
+    "spec_recheck_interval": "specRecheckInterval",
+}
+_COUNTS = {  # queue and bulk sizes
+    "impressions_bulk_size": "impressionsBulkSize",
+    "impressions_queue_size": "impressionsQueueSize",
+    "events_bulk_size": "eventsBulkSize",
+    "events_queue_size": "eventsQueueSize",
+}
+_SWITCHES = {  # anything, read as a bool
+    "streaming_enabled": "streamingEnabled",
+    "labels_enabled": "labelsEnabled",
+    "ip_addresses_enabled": "IPAddressesEnabled",
+    "preforked_initialization": "preforkedInitialization",
+    "localhost_refresh_enabled": "localhostRefreshEnabled",
+    "proxy_from_environment": "proxyFromEnvironment",
+}
+_PATHS = {  # a file or directory
+    "split_file": "splitFile",
+    "segment_directory": "segmentDirectory",
+    "bootstrap_file": "bootstrapFile",
+    "cache_file": "cacheFile",
+}
 
 
 def _kerberos(raw: dict[str, Any]) -> KerberosSettings | None:
