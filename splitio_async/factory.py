@@ -50,8 +50,6 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger("splitio.client.factory")
 
 
-
-
 def _instance_id(config: Config) -> str:
     if not config.ip_addresses_enabled:
         return "NA"

@@ -176,6 +176,23 @@ async def test_testing_key_needs_test_data() -> None:
             pass
 
 
+async def test_test_data_is_a_data_source_for_any_sdk_key(td: TestData) -> None:
+    """The data source in the config selects testing mode, not the sdk key (LaunchDarkly's
+    TestData comes in through its config the same way)."""
+    td.flag("f").for_keys(["alice"], "on")
+    async with open_factory("any-key", config={"testData": td}) as factory:
+        assert await factory.client().get_treatment("alice", "f") == "on"
+        status = factory.status()
+        assert (status.mode, status.sync_mode) == ("testing", "none")
+    assert [i.treatment for i in td.impressions] == ["on"]
+
+
+async def test_test_data_must_be_a_data_source() -> None:
+    with pytest.raises(TypeError, match="testData"):
+        async with open_factory("testing", config={"testData": {"f": "on"}}):
+            pass
+
+
 def test_shim(td: TestData, sync_factory: SyncSplitFactory) -> None:
     td.flag("f").on_for_everyone("off").for_keys(["alice"], "on")
     client = sync_factory.client()
