@@ -25,9 +25,8 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -35,6 +34,15 @@ from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal
 from anyio.streams.memory import MemoryObjectSendStream
 
+from ._flag_spec import (
+    FlagSpec,
+    Treatments,
+    attribute_matcher,
+    config_text,
+    matcher_json,
+    partitions_of,
+    string_list,
+)
 from .actors.intake import Intake
 from .actors.messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
 from .config import Config
@@ -52,157 +60,6 @@ __all__ = ("FlagBuilder", "RecordedCalls", "TestData", "TestDataSource")
 
 TESTING = "testing"
 
-Treatments = str | Mapping[str, int]
-
-# when_attribute kinds -> (matcherType, how the value is carried)
-_LIST_KINDS = {
-    "in": "WHITELIST",
-    "not_in": "WHITELIST",
-    "starts_with": "STARTS_WITH",
-    "ends_with": "ENDS_WITH",
-    "contains": "CONTAINS_STRING",
-    "equal_to_set": "EQUAL_TO_SET",
-    "contains_any": "CONTAINS_ANY_OF_SET",
-    "contains_all": "CONTAINS_ALL_OF_SET",
-    "part_of": "PART_OF_SET",
-    "in_semver": "IN_LIST_SEMVER",
-}
-_NUMBER_KINDS = {"gte": "GREATER_THAN_OR_EQUAL_TO", "lte": "LESS_THAN_OR_EQUAL_TO"}
-_STRING_KINDS = {
-    "matches": "MATCHES_STRING",
-    "semver_equals": "EQUAL_TO_SEMVER",
-    "semver_gte": "GREATER_THAN_OR_EQUAL_TO_SEMVER",
-    "semver_lte": "LESS_THAN_OR_EQUAL_TO_SEMVER",
-}
-KINDS = frozenset({"equals", "between", *_LIST_KINDS, *_NUMBER_KINDS, *_STRING_KINDS})
-
-
-def _partitions(treatments: Treatments) -> list[dict[str, Any]]:
-    if isinstance(treatments, str):
-        return [{"treatment": treatments, "size": 100}]
-    sizes = dict(treatments)
-    if not sizes or any(
-        not isinstance(t, str) or isinstance(s, bool) or not isinstance(s, int) or s < 0
-        for t, s in sizes.items()
-    ) or sum(sizes.values()) != 100:
-        raise ValueError(f"a rollout is treatment -> whole percentage, summing to 100: {sizes!r}")
-    return [{"treatment": t, "size": s} for t, s in sizes.items()]
-
-
-def _whole_number(value: Any, kind: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"when_attribute {kind!r} compares whole numbers, not {value!r}")
-    return value
-
-
-def _strings(value: Any) -> list[str]:
-    values = [value] if isinstance(value, str) or not isinstance(value, Iterable) else list(value)
-    return [str(v) for v in values]
-
-
-def _matcher(
-    traffic_type: str, matcher_type: str, attribute: str | None, negate: bool = False,
-    **data: Any,
-) -> dict[str, Any]:
-    return {
-        "keySelector": {"trafficType": traffic_type, "attribute": attribute},
-        "matcherType": matcher_type,
-        "negate": negate,
-        **data,
-    }
-
-
-def attribute_matcher(traffic_type: str, attribute: str, kind: str, value: Any) -> dict[str, Any]:
-    """The Split API matcher for ``when_attribute(attribute, kind, value, ...)``."""
-    if kind in _LIST_KINDS:
-        return _matcher(traffic_type, _LIST_KINDS[kind], attribute, kind == "not_in",
-                        whitelistMatcherData={"whitelist": _strings(value)})
-    if kind in _NUMBER_KINDS:
-        return _matcher(traffic_type, _NUMBER_KINDS[kind], attribute, unaryNumericMatcherData={
-            "dataType": "NUMBER", "value": _whole_number(value, kind)})
-    if kind in _STRING_KINDS:
-        if not isinstance(value, str):
-            raise ValueError(f"when_attribute {kind!r} takes a string, not {value!r}")
-        return _matcher(traffic_type, _STRING_KINDS[kind], attribute, stringMatcherData=value)
-    if kind == "between":
-        low, high = value
-        return _matcher(traffic_type, "BETWEEN", attribute, betweenMatcherData={
-            "dataType": "NUMBER", "start": _whole_number(low, kind),
-            "end": _whole_number(high, kind)})
-    if kind == "equals":
-        if isinstance(value, bool):
-            return _matcher(traffic_type, "EQUAL_TO_BOOLEAN", attribute, booleanMatcherData=value)
-        if isinstance(value, int):
-            return _matcher(traffic_type, "EQUAL_TO", attribute, unaryNumericMatcherData={
-                "dataType": "NUMBER", "value": value})
-        return _matcher(traffic_type, "WHITELIST", attribute,
-                        whitelistMatcherData={"whitelist": _strings(value)})
-    raise ValueError(f"unknown when_attribute kind {kind!r}; one of {sorted(KINDS)}")
-
-
-def _seed(text: str) -> int:
-    return zlib.crc32(text.encode("utf-8")) & 0x7FFFFFFF
-
-
-@dataclass
-class _FlagSpec:
-    """What the builder has said about one flag; ``to_json`` gives the Split API form."""
-
-    traffic_type: str = "user"
-    default_treatment: str = "off"
-    default_rule: list[dict[str, Any]] = field(
-        default_factory=lambda: [{"treatment": "off", "size": 100}]
-    )
-    targets: list[tuple[list[str], str]] = field(default_factory=list)  # WHITELIST conditions
-    rules: list[tuple[dict[str, Any], list[dict[str, Any]], str]] = field(default_factory=list)
-    configurations: dict[str, str] = field(default_factory=dict)
-    sets: list[str] = field(default_factory=list)
-    killed: bool = False
-
-    def to_json(self, name: str, change_number: int, active: bool = True) -> dict[str, Any]:
-        tt = self.traffic_type
-        conditions = [
-            {
-                "conditionType": "WHITELIST",
-                "matcherGroup": {"combiner": "AND", "matchers": [
-                    _matcher(tt, "WHITELIST", None, whitelistMatcherData={"whitelist": keys})]},
-                "partitions": [{"treatment": treatment, "size": 100}],
-                "label": "whitelisted",
-            }
-            for keys, treatment in self.targets
-        ]
-        conditions += [
-            {
-                "conditionType": "ROLLOUT",
-                "matcherGroup": {"combiner": "AND", "matchers": [matcher]},
-                "partitions": partitions,
-                "label": label,
-            }
-            for matcher, partitions, label in self.rules
-        ]
-        conditions.append({
-            "conditionType": "ROLLOUT",
-            "matcherGroup": {"combiner": "AND", "matchers": [_matcher(tt, "ALL_KEYS", None)]},
-            "partitions": self.default_rule,
-            "label": "default rule",
-        })
-        return {
-            "name": name,
-            "trafficTypeName": tt,
-            "seed": _seed(name),
-            "trafficAllocation": 100,
-            "trafficAllocationSeed": _seed(name + "#traffic"),
-            "status": "ACTIVE" if active else "ARCHIVED",
-            "killed": self.killed,
-            "defaultTreatment": self.default_treatment,
-            "changeNumber": change_number,
-            "algo": 2,
-            "conditions": conditions,
-            "configurations": dict(self.configurations),
-            "sets": list(self.sets),
-        }
-
-
 class FlagBuilder:
     """Programs one flag; every method publishes the flag at once and returns the builder.
 
@@ -215,23 +72,23 @@ class FlagBuilder:
         self._data = data
         self.name = name
 
-    def _change(self, edit: Callable[[_FlagSpec], None]) -> FlagBuilder:
+    def _change(self, edit: Callable[[FlagSpec], None]) -> FlagBuilder:
         self._data._edit_flag(self.name, edit)
         return self
 
     def on_for_everyone(self, treatment: str, config: str | None = None) -> FlagBuilder:
         """Everybody gets ``treatment``: forgets key targets and rules."""
-        def edit(spec: _FlagSpec) -> None:
+        def edit(spec: FlagSpec) -> None:
             spec.targets.clear()
             spec.rules.clear()
-            spec.default_rule = _partitions(treatment)
+            spec.default_rule = partitions_of(treatment)
             if config is not None:
-                spec.configurations[treatment] = _config_text(config)
+                spec.configurations[treatment] = config_text(config)
         return self._change(edit)
 
     def for_keys(self, keys: Iterable[str], treatment: str) -> FlagBuilder:
         """These matching keys get ``treatment`` (before any rule)."""
-        listed = _strings(keys)
+        listed = string_list(keys)
         return self._change(lambda spec: spec.targets.append((listed, treatment)))
 
     def when_attribute(
@@ -249,27 +106,27 @@ class FlagBuilder:
         """
         tt = self._data._spec(self.name).traffic_type
         matcher = attribute_matcher(tt, attribute, kind, value)
-        partitions = _partitions(treatment)
+        partitions = partitions_of(treatment)
         rule_label = label or f"{attribute} {kind} {value!r}"
         return self._change(lambda spec: spec.rules.append((matcher, partitions, rule_label)))
 
     def for_segment(self, segment: str, treatment: Treatments) -> FlagBuilder:
         """Keys in the segment (see ``TestData.segment``) get ``treatment``."""
-        def edit(spec: _FlagSpec) -> None:
-            matcher = _matcher(spec.traffic_type, "IN_SEGMENT", None,
+        def edit(spec: FlagSpec) -> None:
+            matcher = matcher_json(spec.traffic_type, "IN_SEGMENT", None,
                                userDefinedSegmentMatcherData={"segmentName": segment})
-            spec.rules.append((matcher, _partitions(treatment), f"in segment {segment}"))
+            spec.rules.append((matcher, partitions_of(treatment), f"in segment {segment}"))
         return self._change(edit)
 
     def rollout(self, percentages: Mapping[str, int]) -> FlagBuilder:
         """The default rule as a percentage rollout, e.g. ``{"on": 30, "off": 70}`` (murmur3
         bucketing on the bucketing key, as in production)."""
-        partitions = _partitions(percentages)
+        partitions = partitions_of(percentages)
         return self._change(lambda spec: setattr(spec, "default_rule", partitions))
 
     def with_config(self, treatment: str, config: str | Mapping[str, Any]) -> FlagBuilder:
         """The config of ``treatment``: a JSON string (a dict is dumped to one)."""
-        text = _config_text(config)
+        text = config_text(config)
         return self._change(lambda spec: spec.configurations.__setitem__(treatment, text))
 
     def default(self, treatment: str) -> FlagBuilder:
@@ -285,14 +142,6 @@ class FlagBuilder:
         """Set the flag's traffic type (default ``user``); ``track`` warns for a traffic type
         no flag uses."""
         return self._change(lambda spec: setattr(spec, "traffic_type", name))
-
-
-def _config_text(config: str | Mapping[str, Any]) -> str:
-    if isinstance(config, str):
-        return config
-    import json  # noqa: PLC0415 - rare
-
-    return json.dumps(config)
 
 
 def _impressions(records: Iterable[ImpressionRecord]) -> list[Impression]:
@@ -371,7 +220,7 @@ class TestData:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._specs: dict[str, _FlagSpec] = {}
+        self._specs: dict[str, FlagSpec] = {}
         self._flags: dict[str, Split] = {}  # compiled, published flags
         self._segments: dict[str, frozenset[str]] = {}
         self._change_number = 0
@@ -407,7 +256,7 @@ class TestData:
 
     def segment(self, name: str, keys: Iterable[str]) -> None:
         """Set the members of a segment (replacing what it had)."""
-        members = frozenset(_strings(keys))
+        members = frozenset(string_list(keys))
         with self._lock:
             self._segments[name] = members
             self._change_number += 1
@@ -427,17 +276,17 @@ class TestData:
 
     # ------------------------------------------------------------------ internals
 
-    def _spec(self, name: str) -> _FlagSpec:
+    def _spec(self, name: str) -> FlagSpec:
         with self._lock:
-            return self._specs.setdefault(name, _FlagSpec())
+            return self._specs.setdefault(name, FlagSpec())
 
     def _edit_flag(
-        self, name: str, edit: Callable[[_FlagSpec], None], must_exist: bool = False
+        self, name: str, edit: Callable[[FlagSpec], None], must_exist: bool = False
     ) -> None:
         with self._lock:
             if must_exist and name not in self._specs:
                 raise KeyError(f"no flag named {name!r} in this TestData")
-            spec = self._specs.setdefault(name, _FlagSpec())
+            spec = self._specs.setdefault(name, FlagSpec())
             edit(spec)
             self._change_number += 1
             split = parse_split(spec.to_json(name, self._change_number))

@@ -20,7 +20,7 @@ PURE = [
     "config.py", "validation.py", "properties.py", "key.py", "manager.py", "lowlevel.py",
     "actors/intake.py", "core", "redis/settings.py", "redis/keys.py",
     "storage/redis_view.py", "storage/segment_keys.py", "limits.py", "bounded_json.py",
-    "inflate.py", "redaction.py",
+    "inflate.py", "redaction.py", "_flag_spec.py",
 ]
 
 
