@@ -115,10 +115,11 @@ class PushWorker:
         except DATA_ERRORS as exc:
             self._not_applicable(describe_data_error(exc))
             return False
-        async with self._flags.busy:  # no fetch in flight: its older answer cannot undo this
-            if update.previous_change_number != self._state.snapshot.flags_change_number:
-                return False  # a fetch moved us meanwhile
-            await self._apply(FlagChanges(flags=(split,), flags_till=update.change_number))
+        changes = FlagChanges(flags=(split,), flags_till=update.change_number)
+        if not await self._apply_unless_moved(
+            changes, update.previous_change_number, lambda: self._state.snapshot.flags_change_number
+        ):
+            return False  # a fetch moved us meanwhile
         if split.rule_based_segment_names - set(self._state.snapshot.rule_based_segments):
             await self._flags.sync()  # it needs rule-based segments we do not hold yet
         return True
@@ -136,13 +137,34 @@ class PushWorker:
         except DATA_ERRORS as exc:
             self._not_applicable(describe_data_error(exc))
             return False
-        async with self._flags.busy:  # as for flags: not undone by a fetch in flight
-            if (update.previous_change_number
-                    != self._state.snapshot.rule_based_segments_change_number):
+        changes = FlagChanges(
+            rule_based_segments=(segment,), rule_based_segments_till=update.change_number
+        )
+        return await self._apply_unless_moved(
+            changes, update.previous_change_number,
+            lambda: self._state.snapshot.rule_based_segments_change_number, "rbs",
+        )
+
+    async def _apply_unless_moved(
+        self, changes: FlagChanges, previous: int, current: Callable[[], int], kind: str = "sp"
+    ) -> bool:
+        """Apply an instant update unless our change number moved from the one it follows.
+
+        A fetch in flight must not land its older answer after the change, so a sync holding
+        the flag syncer's lock is waited for. With no sync in flight the change is queued to
+        the storage actor at once, with no await between the check and the queueing: a sync
+        starting later queues its answer behind it. That saves the lock's scheduling hop on
+        the path from the stream to the snapshot."""
+        busy = self._flags.busy
+        if not busy.locked():
+            if previous != current():
                 return False
-            await self._apply(FlagChanges(
-                rule_based_segments=(segment,), rule_based_segments_till=update.change_number
-            ), "rbs")
+            await self._apply(changes, kind)
+            return True
+        async with busy:
+            if previous != current():
+                return False
+            await self._apply(changes, kind)
         return True
 
     async def _payload(self, payload: str, compression: int) -> dict[str, object] | None:
@@ -166,7 +188,11 @@ class PushWorker:
 
     async def _apply(self, changes: FlagChanges, kind: str = "sp") -> None:
         applied = anyio.Event()
-        await self._outbox.send(ApplyFlags(changes, applied))
+        message = ApplyFlags(changes, applied)
+        try:  # the storage actor's inbox has room nearly always: no checkpoint before it
+            self._outbox.send_nowait(message)
+        except anyio.WouldBlock:
+            await self._outbox.send(message)
         await applied.wait()
         self._refusals.recovered("instant updates")
         self.instant_updates += 1
