@@ -205,17 +205,21 @@ def _parse(text: str, max_depth: int, budget: float) -> Steps:
 def _batch(frame: _Frame, text: str, index: int, max_depth: int) -> int | None:
     """Decode a run of an array's elements in one C call (a segment's keys, typically).
 
-    The run is cut at the first comma past ``_BATCH_CHARS``: wrapped in brackets it parses as
-    a list, ending exactly at the cut, only if the comma separates two elements of this array
-    (a comma inside a string or inside a nested value leaves a string or a bracket open).
-    Returns the index of that comma, or None to decode one element (and a few after it) alone.
+    The run is cut at the first comma past ``_BATCH_CHARS`` or, when the text has none (the
+    array's last run), at the first closing bracket: wrapped in brackets it parses as a list,
+    ending exactly at the cut, only if the comma separates two elements of this array (or the
+    bracket closes it): a comma or bracket inside a string or inside a nested value leaves a
+    string or a bracket open. Returns the index of the cut, or None to decode one element (and
+    a few after it) alone.
     """
     if frame.cooldown:
         frame.cooldown -= 1
         return None
     cut = text.find(",", index + _BATCH_CHARS)
-    if cut < 0:
-        return None
+    if cut < 0:  # the last run: up to the bracket that closes the array, if it is that one
+        cut = text.find("]", index)
+        if cut < 0:
+            return None
     run = f"[{text[index:cut]}]"
     try:
         values, end = _SCAN(run, 0)

@@ -33,6 +33,9 @@ from splitio_async.transport.bounded import describe_error
     "{}", "[]", " [ 1 , 2 ] ", '"x"', "1", "-1.5e3", "null", '{"a":1,"a":2}',
     '{"ff": {"d": [{"name": "f", "c": [[{"m": []}]]}], "s": -1, "t": 5}, "rbs": {}}',
     '{"added": ["a", "b,c", "d\\"e", "\\u00e9"], "removed": []}',
+    # the last run of an array is cut at the first closing bracket: one inside a string or a
+    # nested array must not end it
+    '{"added": ["a]", "b"], "removed": ["]"]}', "[1, 2, [3, 4], 5]", '{"x": [1, [2]], "y": []}',
 ])
 def test_the_sliced_decoder_gives_what_json_loads_gives(text: str) -> None:
     assert bounded_json.parse(text, 64) == json.loads(text)
@@ -43,6 +46,8 @@ def test_long_arrays_are_decoded_in_runs_with_the_same_result() -> None:
     keys = [f"k{i}" if i % 7 else f"comma,{i}" for i in range(60_000)] + [1, None, {"x": [1]}]
     text = json.dumps({"added": keys, "removed": [], "till": 5})
     assert bounded_json.parse(text, 64) == json.loads(text)
+    tail = json.dumps({"added": [f"key-{i}" for i in range(30_000)], "removed": ["x]"]})
+    assert bounded_json.parse(tail, 64) == json.loads(tail)
 
 
 @pytest.mark.parametrize("text", [
