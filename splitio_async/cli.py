@@ -31,6 +31,7 @@ from .engine.evaluator import Evaluator
 from .engine.explain import explain
 from .errors import MissingDependencyError, SplitError, TimeoutException
 from .factory import open_factory
+from .lowlevel import internals
 from .redis.keys import RedisKeys
 from .storage.redis_view import RedisView
 from .storage.snapshot import FlagChanges, Snapshot, apply_flag_changes, apply_segment_change
@@ -194,7 +195,7 @@ async def _load(args: argparse.Namespace) -> Snapshot:
                 f"timed out after {args.timeout:g} s waiting for flags and segments from "
                 f"{where}{detail}"
             ) from None
-        return factory.state.snapshot
+        return internals(factory).state.snapshot
 
 
 def _redis_snapshot(url: str, prefix: str | None, timeout: float) -> Snapshot:

@@ -24,6 +24,7 @@ from .core.evaluation import (
     with_configs,
 )
 from .core.steps import Driver
+from .lowlevel import internals
 
 if TYPE_CHECKING:
     from .factory import SplitFactory
@@ -252,7 +253,7 @@ class Client:
 
         Never raises: an invalid event or callback is logged and ignored.
         """
-        self._factory.events_hub.subscribe(sdk_event, callback)
+        internals(self._factory).events_hub.subscribe(sdk_event, callback)
 
     async def destroy(self) -> None:
         """Destroy the factory (see ``SplitFactory.destroy``): flush what is queued and stop."""

@@ -32,8 +32,6 @@ from .actors.listener import ListenerActor, WorkerThreadListener
 from .client import Client
 from .config import Config
 from .core.evaluation import EvaluationCore
-from .core.manager import ManagerCore
-from .core.steps import Driver
 from .engine.evaluator import Evaluator
 from .errors import InvalidSdkKeyError, SplitError, TimeoutException, at_boundary
 from .lifecycle import DESTROYED, READY, WAITING_FORK, FactoryState, live_factories
@@ -45,7 +43,7 @@ from .status import ChangeFeed, ChangeSubscription, FactoryStatus, describe
 from .storage.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from .actors.push import PushSupervisor
+    pass
 
 _LOGGER = logging.getLogger("splitio.client.factory")
 
@@ -134,17 +132,17 @@ class SplitFactory:
 
         After ``destroy()`` it returns at once if the factory had become ready (official: the
         ready flag stays set) and raises TimeoutException at once otherwise."""
-        if not self.settled():
+        if not self._settled_now():
             with anyio.move_on_after(timeout):
                 await self._settled.wait()
-            if not self.settled():
+            if not self._settled_now():
                 _LOGGER.error("Exception initializing SDK")
                 self._mode.note_ready_timeout()
                 raise TimeoutException(
                     "SDK Initialization: time of %d exceeded" % (timeout or 0)  # noqa: UP031
                 )
 
-    def settled(self) -> bool:
+    def _settled_now(self) -> bool:
         """Without waiting: True once ready (also after a later ``destroy()``), False while
         still loading; raises TimeoutException if destroyed before it was ever ready."""
         if self._ready.is_set():
@@ -189,11 +187,6 @@ class SplitFactory:
         return self._changes.subscribe()
 
     @property
-    def push(self) -> PushSupervisor | None:
-        """Streaming's supervisor in standalone mode (observability), else None."""
-        return self._mode.push
-
-    @property
     def last_error(self) -> str | None:
         """A problem that stopped syncing for good (e.g. the SDK key was refused), else None."""
         return self._mode.last_error
@@ -203,73 +196,48 @@ class SplitFactory:
         """The bootstrap or cache file whose data was served before live data, if any."""
         return self._mode.bootstrapped_from
 
-    # ------------------------------------------------------------------ internals for the shim
-
-    def manager_core(self) -> ManagerCore:
-        """The manager core of the factory's mode (the shim's managers call it)."""
-        return self._mode.manager_core
-
-    @property
-    def core(self) -> EvaluationCore:
-        """The evaluation core of the factory's mode (the shim's clients call it)."""
-        return self._mode.core
-
-    @property
-    def driver(self) -> Driver:
-        """Settles the cores' answers (runs Redis mode's reads) for both APIs."""
-        return self._mode.driver
-
-    @property
-    def state(self) -> FactoryState:
-        """The status and the current snapshot every client reads."""
-        return self._state
-
-    @property
-    def events_hub(self) -> SdkEventsHub:
-        """Where ``client.on`` subscribes (call it in the factory's event loop)."""
-        return self._hub
-
     def delivery_counts(self) -> dict[str, int]:
         """Per kind (impressions, events): records delivered, dropped at a bound (a full buffer,
         or too many still waiting for the service) and lost at the shutdown deadline."""
         return self._recording.delivery_counts()
 
     # ------------------------------------------------------------------ forks (``prefork``)
+    # (the shim and ``prefork`` reach these through ``lowlevel.FactoryInternals``)
 
     @property
-    def waiting_for_fork(self) -> bool:
+    def _waiting_for_fork(self) -> bool:
         """Paused in a forked child, or kept for forked workers to resume from."""
         return self._state.status is WAITING_FORK
 
-    def after_fork_in_child(self) -> None:
+    def _after_fork_in_child(self) -> None:
         """In the child of a fork while the factory was running (``prefork.forks``): its event
         loop stayed with the parent, so it is paused (evaluations give ``control``) rather than
         left serving frozen flags; its host (the sync shim) is told instead when it asked."""
         listener = self._fork_listener() if self._fork_listener is not None else None
         if listener is not None:
             listener()
-        elif self.pause_for_fork():
+        elif self._pause_for_fork():
             _LOGGER.error(
                 "splitio: this process was forked while an async factory was running; it is "
                 "paused in the child (its event loop stayed with the parent). Start a factory "
                 "in the child, e.g. from splitio_async.prefork.preload() data."
             )
 
-    def on_fork(self, listener: Callable[[], None]) -> None:
+    def _on_fork(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (held weakly: a bound method) instead of pausing the factory in the
         child of a fork; the sync shim, which hosts the factory, pauses it with its own message."""
         self._fork_listener = weakref.WeakMethod(listener)
 
-    def pause_for_fork(self) -> bool:
+    def _pause_for_fork(self) -> bool:
         """Pause the factory in a forked child (WAITING_FORK); False if it was not serving."""
         return self._state.pause_for_fork()
 
-    def keep_for_fork(self) -> bool:
+    def _keep_for_fork(self) -> bool:
         """Keep a factory stopped after loading its data (``preforkedInitialization``) waiting
         for forked workers to resume from it."""
         return self._state.keep_for_fork()
 
-    def destroy_in_child(self) -> None:
+    def _destroy_in_child(self) -> None:
         """``destroy()`` in a forked child whose factory never resumed: its loop and tasks are
         in the parent, so there is nothing to stop here, only the status to end."""
         if self._state.destroy():
@@ -283,7 +251,7 @@ class SplitFactory:
             self._settled.set()
             self._mode.note_ready((time.monotonic() - self._created) * 1000)
 
-    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def _run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run every actor until ``destroy()``; raises a start-up error before ``started``."""
         error: BaseException | None = None
         self._running = True
@@ -402,7 +370,7 @@ async def start_factory(
     if factory is None:
         return None
     try:
-        factory._host = await start_hosted(factory.run)
+        factory._host = await start_hosted(factory._run)
     except SplitError as exc:
         raise at_boundary(exc) from None
     return factory
@@ -433,7 +401,7 @@ async def owned_factory(
     try:
         async with anyio.create_task_group() as tg:
             try:
-                await tg.start(factory.run)
+                await tg.start(factory._run)
             except Exception as exc:
                 startup_error = exc
             if startup_error is None:

@@ -35,6 +35,7 @@ from openfeature.track import TrackingEventDetails  # noqa: E402
 
 from .factory import SplitFactory  # noqa: E402
 from .key import Key  # noqa: E402
+from .lowlevel import internals  # noqa: E402
 from .models import labels  # noqa: E402
 from .sdk_events import EventsMetadata, SdkEvent  # noqa: E402
 
@@ -79,6 +80,7 @@ class SplitProvider(AbstractProvider):
         else:  # the shim hosts one async factory on its portal thread
             self._factory = factory.async_factory
             self._sync = factory
+        self._internals = internals(self._factory)
         self._subscribe(SdkEvent.SDK_READY, self._on_sdk_ready)
         self._subscribe(SdkEvent.SDK_UPDATE, self._on_sdk_update)
 
@@ -98,7 +100,7 @@ class SplitProvider(AbstractProvider):
         if self._sync is not None:
             self._sync.subscribe(event, callback)
         else:
-            self._factory.events_hub.subscribe(event, callback)
+            self._internals.events_hub.subscribe(event, callback)
 
     def _on_sdk_ready(self, _metadata: EventsMetadata | None) -> None:
         # plain functions: the SDK runs them in a worker thread, off the event loop
@@ -139,7 +141,7 @@ class SplitProvider(AbstractProvider):
             dict(tracking_event_details.attributes) if tracking_event_details is not None
             else None
         )
-        self._factory.driver.resolve_blocking(self._factory.core.track(
+        self._internals.driver.resolve_blocking(self._internals.core.track(
             context.targeting_key, traffic_type, tracking_event_name, value, properties or None
         ))
 
@@ -382,8 +384,8 @@ class SplitProvider(AbstractProvider):
             return _error(default, ErrorCode.TARGETING_KEY_MISSING, "no targeting key")
         attributes = _attributes(context)
         # Redis consumer mode: a blocking read, as the sync API implies
-        result = self._factory.driver.resolve_blocking(
-            self._factory.core.treatment(key, flag_key, attributes, None, _METHOD)
+        result = self._internals.driver.resolve_blocking(
+            self._internals.core.treatment(key, flag_key, attributes, None, _METHOD)
         )
         return self._details(flag_key, default, result.treatment, result.config, result.label,
                              from_treatment, from_config)
@@ -398,8 +400,8 @@ class SplitProvider(AbstractProvider):
         if key is None:
             return _error(default, ErrorCode.TARGETING_KEY_MISSING, "no targeting key")
         attributes = _attributes(context)
-        result = await self._factory.driver.resolve(
-            self._factory.core.treatment(key, flag_key, attributes, None, _METHOD)
+        result = await self._internals.driver.resolve(
+            self._internals.core.treatment(key, flag_key, attributes, None, _METHOD)
         )
         return self._details(flag_key, default, result.treatment, result.config, result.label,
                              from_treatment, from_config)
@@ -415,7 +417,7 @@ class SplitProvider(AbstractProvider):
                 return _error(
                     default, ErrorCode.PROVIDER_NOT_READY, "the Split factory is not ready"
                 )
-            if flag_key not in self._factory.state.snapshot.flags:
+            if flag_key not in self._internals.state.snapshot.flags:
                 return _error(default, ErrorCode.FLAG_NOT_FOUND, f"flag {flag_key!r} not found")
             return _error(default, ErrorCode.GENERAL, f"flag {flag_key!r} evaluated to control")
         try:
@@ -438,7 +440,7 @@ class SplitProvider(AbstractProvider):
 
     def _reason(self, flag_key: str, label: str | None) -> Reason:
         """The evaluation's label as an OpenFeature reason."""
-        flag = self._factory.state.snapshot.flags.get(flag_key)
+        flag = self._internals.state.snapshot.flags.get(flag_key)
         if flag is None or (label or "").startswith("fallback - "):  # a fallback answered
             return Reason.DEFAULT
         if label == labels.KILLED:

@@ -19,7 +19,8 @@ A factory that was running when its process forked is paused in the child (statu
 WAITING_FORK, evaluations give ``control`` with an error log): its loop and connections stay with
 the parent, and silently frozen flags would be worse. ``forks`` is the one record of what a fork
 must change in the child: the factories running in this process (each told by
-``SplitFactory.after_fork_in_child``, which the sync shim extends to drop its portal thread) and
+``lowlevel.FactoryInternals.after_fork_in_child``, which the sync shim extends to drop its portal
+thread) and
 the module state a child must not inherit (a lock another thread held).
 """
 
@@ -30,10 +31,11 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ._optional import require
 from ._threads import run_without_threads as run_without_threads
+from .lowlevel import internals
 from .storage.snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -42,20 +44,16 @@ if TYPE_CHECKING:
 __all__ = ("Preloaded", "preload")
 
 
-class _ForkAware(Protocol):
-    def after_fork_in_child(self) -> None: ...
-
-
 class ForkRegistry:
     """What the child of a fork must change: the running factories of this process (held
     weakly) and resets of module state (held for good). One ``os.register_at_fork`` hook calls
     ``after_fork_in_child`` for the whole package, the sync shim included."""
 
     def __init__(self) -> None:
-        self._factories: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
+        self._factories: weakref.WeakSet[SplitFactory] = weakref.WeakSet()
         self._resets: list[Callable[[], None]] = []
 
-    def watch(self, factory: _ForkAware) -> None:
+    def watch(self, factory: SplitFactory) -> None:
         """A factory starts running in this process."""
         self._factories.add(factory)
 
@@ -67,7 +65,7 @@ class ForkRegistry:
         for reset in list(self._resets):
             reset()
         for factory in list(self._factories):
-            factory.after_fork_in_child()
+            internals(factory).after_fork_in_child()
 
 
 forks = ForkRegistry()
@@ -121,7 +119,7 @@ def preload(
         async with open_factory(sdk_key, {**config, "preforkedInitialization": False},
                                 **urls) as factory:
             await factory.block_until_ready(timeout)
-            return factory.state.snapshot
+            return internals(factory).state.snapshot
 
     snapshot = run_without_threads(load, backend)
     return Preloaded(sdk_key, config, dict(urls), snapshot)

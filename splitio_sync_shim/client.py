@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from splitio_async.lowlevel import Treatments, TreatmentsWithConfig, treatments_of, with_configs
+from splitio_async.lowlevel import (
+    Treatments,
+    TreatmentsWithConfig,
+    internals,
+    treatments_of,
+    with_configs,
+)
 
 if TYPE_CHECKING:
     from splitio_async import SplitFactory
@@ -34,8 +40,9 @@ class Client:
 
     def bind(self, factory: SplitFactory) -> None:
         """Evaluate with ``factory``'s core (``resume()`` in a forked worker starts a new one)."""
-        self._core = factory.core
-        self._driver = factory.driver
+        parts = internals(factory)
+        self._core = parts.core
+        self._driver = parts.driver
 
     @property
     def ready(self) -> bool:

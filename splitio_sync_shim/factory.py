@@ -23,6 +23,7 @@ from typing import Any
 from splitio_async import FactoryStatus, SplitError, SplitFactory, get_factory_async
 from splitio_async.lowlevel import (
     at_boundary,
+    internals,
     require,
 )
 from splitio_async.prefork import Preloaded, run_without_threads
@@ -54,8 +55,9 @@ class SyncSplitFactory:
 
     def _host(self, factory: SplitFactory, portal: PortalThread | None) -> None:
         self._factory = factory
+        self._internals = internals(factory)
         self._portal = portal
-        factory.on_fork(self._forked)
+        self._internals.on_fork(self._forked)
         for facade in list(self._facades):
             facade.bind(factory)
 
@@ -63,7 +65,7 @@ class SyncSplitFactory:
     def waiting_for_fork(self) -> bool:
         """Whether the factory waits for ``resume()`` (in a forked worker, or loaded with
         ``preforkedInitialization``)."""
-        return self._factory.waiting_for_fork
+        return self._internals.waiting_for_fork
 
     def resume(self) -> None:
         """In a forked worker: start syncing and recording again, from the data the process
@@ -71,7 +73,7 @@ class SyncSplitFactory:
         if not self.waiting_for_fork:
             _LOGGER.warning("Cannot call resume")
             return
-        fresh = self._rebuild(self._factory.state.snapshot)
+        fresh = self._rebuild(self._internals.state.snapshot)
         if fresh is None:
             return
         atexit.unregister(fresh._at_exit)
@@ -79,7 +81,7 @@ class SyncSplitFactory:
 
     def _forked(self) -> None:
         """In the child of a fork (no portal thread there): wait for ``resume()``, loudly."""
-        if not self._factory.pause_for_fork():
+        if not self._internals.pause_for_fork():
             return
         self._portal = None
         _LOGGER.error(
@@ -116,7 +118,7 @@ class SyncSplitFactory:
         while waiting for a fork (official)."""
         if self._factory.ready or self._portal is None:
             return
-        if self._factory.settled():  # ready before destroy(); raises if it never was
+        if self._internals.settled():  # ready before destroy(); raises if it never was
             return
         self._portal.call(self._factory.block_until_ready, timeout)
 
@@ -125,14 +127,14 @@ class SyncSplitFactory:
         event loop (sync callbacks run in a worker thread). Never raises: an invalid event or
         callback is logged and ignored; nothing happens once the factory is destroyed."""
         if self._portal is not None and self._portal.alive:
-            self._portal.call_sync(self._factory.events_hub.subscribe, sdk_event, callback)
+            self._portal.call_sync(self._internals.events_hub.subscribe, sdk_event, callback)
 
     def destroy(self, destroyed_event: threading.Event | None = None) -> None:
         """Flush and stop. With an event: return at once and set it when done; without: block."""
         atexit.unregister(self._at_exit)
         if self._portal is None or not self._portal.alive:
             if self.waiting_for_fork:
-                self._factory.destroy_in_child()
+                self._internals.destroy_in_child()
             if destroyed_event is not None:
                 destroyed_event.set()
             return
@@ -260,5 +262,5 @@ def _preforked(
         raise at_boundary(exc) from None
     if factory is None:
         return None
-    factory.keep_for_fork()  # the kept data waits for resume() in a worker
+    internals(factory).keep_for_fork()  # the kept data waits for resume() in a worker
     return SyncSplitFactory(factory, None, rebuild)

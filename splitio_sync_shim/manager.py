@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from splitio_async import SplitView
+from splitio_async.lowlevel import internals
 
 if TYPE_CHECKING:
     from splitio_async import SplitFactory
@@ -27,8 +28,9 @@ class Manager:
 
     def bind(self, factory: SplitFactory) -> None:
         """Read through ``factory`` (``resume()`` in a forked worker starts a new one)."""
-        self._core = factory.manager_core()
-        self._driver = factory.driver
+        parts = internals(factory)
+        self._core = parts.manager_core
+        self._driver = parts.driver
 
     # --- shared methods: written by scripts/unasync.py from splitio_async/manager.py ---
 

@@ -17,7 +17,7 @@ SHIM = REPO / "splitio_sync_shim"
 IO_AND_CONCURRENCY = ("anyio", "sniffio", "trio", "asyncio", "httpx", "httpx_sse", "redis")
 PURE = [
     "models", "engine", "localhost", "storage/snapshot.py", "lifecycle.py", "errors.py",
-    "config.py", "validation.py", "properties.py", "key.py", "manager.py", "lowlevel.py",
+    "config.py", "validation.py", "properties.py", "key.py", "manager.py",
     "actors/intake.py", "core", "redis/settings.py", "redis/keys.py",
     "storage/redis_view.py", "storage/segment_keys.py", "limits.py", "bounded_json.py",
     "inflate.py", "redaction.py", "_flag_spec.py",
@@ -97,6 +97,23 @@ def test_the_shims_shared_methods_are_the_async_ones() -> None:
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+# What a user may call on a factory: the official API plus ours (status, changes, delivery
+# counts, last error, bootstrap source). The cores, the driver, the state, the events hub, the
+# task and the fork transitions are for the shim and the integrations: ``lowlevel.internals``.
+FACTORY_API = {
+    "block_until_ready", "bootstrapped_from", "changes", "client", "delivery_counts", "destroy",
+    "destroyed", "last_error", "manager", "ready", "status",
+}
+
+
+def test_the_factorys_public_attributes_are_its_api() -> None:
+    public = {name for name in dir(splitio_async.SplitFactory) if not name.startswith("_")}
+    assert public == FACTORY_API
+    shim = {name for name in dir(splitio_sync_shim.SyncSplitFactory) if not name.startswith("_")}
+    assert shim == FACTORY_API - {"changes"} | {"async_factory", "resume", "subscribe",
+                                                "waiting_for_fork"}
 
 
 def test_no_unowned_tasks() -> None:

@@ -15,6 +15,7 @@ import pytest
 from splitio_async import Key, cli, open_factory
 from splitio_async.engine.evaluator import Evaluator
 from splitio_async.engine.explain import explain
+from splitio_async.lowlevel import internals
 from tests.conftest import CONFORMANCE, REPO
 from tests.fakes.split_server import FakeSplitServer
 from tests.helpers import rollout_flag, write_segment, write_split_changes
@@ -246,7 +247,7 @@ async def test_explain_agrees_with_get_treatment() -> None:
     async with open_factory("localhost", config) as factory:
         await factory.block_until_ready(5)
         client = factory.client()
-        snapshot = factory.state.snapshot
+        snapshot = internals(factory).state.snapshot
         evaluator = Evaluator()
         for case in cases:
             key = Key(case["mk"], case["bk"]) if case.get("bk") is not None else case["mk"]

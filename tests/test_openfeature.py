@@ -21,6 +21,7 @@ from openfeature.track import TrackingEventDetails
 
 from splitio_async import open_factory
 from splitio_async.factory import build_factory
+from splitio_async.lowlevel import internals
 from splitio_async.openfeature import SplitProvider
 from splitio_sync_shim import get_factory
 from tests.helpers import rollout_flag, write_split_changes
@@ -188,7 +189,7 @@ async def test_not_ready_then_ready_event(tmp_path: Path) -> None:
     api.get_client().add_handler(ProviderEvent.PROVIDER_READY, lambda _d: ready.set())
     api.set_provider(provider)
     async with anyio.create_task_group() as tg:
-        await tg.start(factory.run)
+        await tg.start(internals(factory).run)
         await factory.block_until_ready(5)
         with anyio.fail_after(5):
             assert await anyio.to_thread.run_sync(ready.wait, 5)

@@ -24,6 +24,7 @@ import anyio
 import pytest
 
 from splitio_async import SplitFactory, TimeoutException, get_factory_async
+from splitio_async.lowlevel import internals
 from tests.fakes.hostile import (
     RSS_BOUND_MB,
     STALL_BOUND_S,
@@ -223,7 +224,7 @@ async def test_an_endless_stream_is_cut_polled_around_and_trusted_again_when_it_
     server.greet_streams(server.occupancy_event())
     factory = await start(server, {**STREAMING, "streamingKeepaliveTimeout": keepalive})
     factories.append(factory)
-    push = factory.push
+    push = internals(factory).push
     assert push is not None
     await until(lambda: push.streaming)
     measure = Attack(attack, anyio_backend_name)
@@ -257,7 +258,7 @@ async def test_an_update_whose_payload_is_a_bomb_is_fetched_instead(
     server.greet_streams(server.occupancy_event())
     factory = await start(server, STREAMING)
     factories.append(factory)
-    push = factory.push
+    push = internals(factory).push
     assert push is not None
     await until(lambda: push.streaming)
     bomb_update(server, compression, 0, 0)  # built before the measures start
@@ -294,7 +295,7 @@ async def test_nesting_and_floods_of_garbage_never_end_the_stream(
     server.greet_streams(server.occupancy_event())
     factory = await start(server, STREAMING)
     factories.append(factory)
-    push = factory.push
+    push = internals(factory).push
     assert push is not None
     await until(lambda: push.streaming)
     measure = Attack("nesting and 5,000 malformed messages", anyio_backend_name)
@@ -331,7 +332,7 @@ async def test_a_trickling_fetch_never_holds_the_flags_lock_for_good(
     factory = await start(server, {**STREAMING, "httpRequestTimeout": 0.3,
                                    "connectionTimeout": 500})
     factories.append(factory)
-    push = factory.push
+    push = internals(factory).push
     assert push is not None
     await until(lambda: push.streaming)
     held = factory.status().change_numbers["flags"]

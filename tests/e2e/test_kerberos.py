@@ -30,6 +30,7 @@ import pytest
 
 from splitio_async import MissingDependencyError, SplitFactory, TimeoutException, get_factory_async
 from splitio_async.config import KerberosSettings
+from splitio_async.lowlevel import internals
 from splitio_async.transport.kerberos import KerberosUnavailable, Negotiator, client_options
 from splitio_sync_shim import get_factory
 from tests.fakes.split_server import FakeSplitServer
@@ -153,7 +154,7 @@ async def stream_update(factory: SplitFactory, server: FakeSplitServer) -> None:
     """Streaming comes up and a pushed change reaches the client without a poll."""
     await in_thread(server.wait_for_streams, 1, 5.0)
     assert server.push_occupancy("control_pri", 2) >= 1
-    await until(lambda: factory.push is not None and factory.push.streaming)
+    await until(lambda: internals(factory).push is not None and internals(factory).push.streaming)
     flag = rollout_flag("f", (("pushed", 100),))
     server.push_split_update(server.upsert_flag(flag), flag, pcn=server.flags_change_number - 1)
     client = factory.client()

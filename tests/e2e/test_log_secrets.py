@@ -20,6 +20,7 @@ import anyio
 import pytest
 
 from splitio_async import open_factory
+from splitio_async.lowlevel import internals
 from tests.fakes.proxy import AuthProxy
 from tests.fakes.split_server import FakeSplitServer
 from tests.helpers import rollout_flag, until
@@ -69,7 +70,7 @@ async def test_no_credential_in_any_log_line_of_a_streaming_session(
         async with open_factory(SDK_KEY, {**CONFIG, "proxyUrl": proxy.url},
                                 **server.url_kwargs()) as factory:
             await factory.block_until_ready(5)
-            push = factory.push
+            push = internals(factory).push
             assert push is not None
             await until(lambda: push.streaming, 10)
             previous = server.flags_change_number

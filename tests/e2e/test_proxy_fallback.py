@@ -28,6 +28,7 @@ from splitio_async import (
     TimeoutException,
     get_factory_async,
 )
+from splitio_async.lowlevel import internals
 from splitio_async.transport import http
 from splitio_sync_shim import get_factory
 from tests.fakes.split_server import FakeSplitServer, RecordedRequest
@@ -277,7 +278,7 @@ async def test_streaming_behind_an_old_proxy(
     await in_thread(server.wait_for_streams, 1, 3.0)
     before = len(server.requests_to(FLAGS))
     assert server.push_occupancy("control_pri", 2) >= 1
-    await until(lambda: factory.push is not None and factory.push.streaming)
+    await until(lambda: internals(factory).push is not None and internals(factory).push.streaming)
     await in_thread(server.wait_for_requests, FLAGS, before + 1, 3.0)  # the sync of UP
     before = len(server.requests_to(FLAGS))
 

@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 from splitio_async import SdkEvent, SplitFactory, TimeoutException, get_factory_async
+from splitio_async.lowlevel import internals
 from tests.fakes.split_server import FakeSplitServer
 from tests.helpers import rollout_flag, segment_flag, write_segment, write_split_changes
 
@@ -283,10 +284,10 @@ async def test_new_segment_is_fetched_and_unused_segments_dropped(
     with anyio.fail_after(5):
         await updated.wait()
     assert await factory.client().get_treatment("alice", "f") == "in"
-    assert "vip" in factory.state.snapshot.segments
+    assert "vip" in internals(factory).state.snapshot.segments
     server.upsert_flag(rollout_flag("f"))
     with anyio.fail_after(5):
-        while "vip" in factory.state.snapshot.segments:
+        while "vip" in internals(factory).state.snapshot.segments:
             await anyio.to_thread.run_sync(
                 server.wait_for_requests, "/api/splitChanges",
                 len(server.requests_to("/api/splitChanges")) + 1, 5,
@@ -357,4 +358,4 @@ async def test_a_bug_in_the_streaming_supervisor_restarts_it(
     server.push_occupancy("control_pri", 1)
     await anyio.to_thread.run_sync(server.wait_for_requests, "/event-stream", 2, 5)
     assert "Streaming supervisor failed" in caplog.text
-    assert factory.push is not None
+    assert internals(factory).push is not None

@@ -18,6 +18,7 @@ import anyio
 import pytest
 
 from splitio_async import Change, FactoryStatus, SplitFactory, get_factory_async, open_factory
+from splitio_async.lowlevel import internals
 from splitio_async.status import CHANGES_BUFFER, ChangeFeed
 from tests.conftest import REPO
 from tests.fakes.split_server import FakeSplitServer
@@ -113,7 +114,7 @@ async def test_status_follows_streaming(
 ) -> None:
     server.set_flags([rollout_flag("f")])
     factory = await start(server, factories, streamingEnabled=True)
-    assert factory.push is not None
+    assert internals(factory).push is not None
     await in_thread(server.wait_for_streams, 1, 3.0)
     assert server.push_occupancy("control_pri", 1) >= 1
     await until(lambda: factory.status().sync_mode == "streaming")

@@ -19,6 +19,7 @@ import anyio
 import pytest
 
 from splitio_async import SdkEvent, SplitFactory, get_factory_async
+from splitio_async.lowlevel import internals
 from tests.fakes.split_server import FakeSplitServer
 from tests.helpers import in_rbs_flag, rollout_flag, staff_rbs, treatment_becomes, until
 from tests.helpers import segment_flag as in_segment_flag
@@ -95,12 +96,13 @@ async def streaming_up(factory: SplitFactory, server: FakeSplitServer, connectio
     """Wait for the ``connections``-th stream, push an occupancy (the first event: UP) and wait
     for the full sync that UP runs. After a reconnect the SDK was polling: a poll request may
     have been in flight, so then wait until the requests stop."""
-    assert factory.push is not None
-    await until(lambda: factory.push is not None and factory.push.connections >= connections)
+    push = internals(factory).push
+    assert push is not None
+    await until(lambda: push.connections >= connections)
     await in_thread(server.wait_for_streams, 1, 3.0)
     flags = count(server)
     assert server.push_occupancy("control_pri", 2) >= 1
-    await until(lambda: factory.push is not None and factory.push.streaming)
+    await until(lambda: internals(factory).push is not None and internals(factory).push.streaming)
     await in_thread(server.wait_for_requests, FLAGS, flags + 1, 3.0)  # the UP sync_all
     if connections > 1:
         await settled(server)
@@ -155,8 +157,9 @@ async def test_the_stream_request_and_its_keepalive_window(
     for _ in range(8):  # 0.4 s of keepalives, each well within the 0.25 s window
         server.push_raw(":keepalive\n")
         await anyio.sleep(0.05)
-    assert factory.push is not None and factory.push.connections == 1
-    await until(lambda: factory.push is not None and factory.push.connections == 2)
+    push = internals(factory).push
+    assert push is not None and push.connections == 1
+    await until(lambda: push.connections == 2)
 
 
 # ---------------------------------------------------------------------------------- 1. instant
@@ -182,7 +185,7 @@ async def test_instant_updates_need_no_fetch(
         assert took < 1.0
     await until(lambda: len(updates) >= 3)
     assert count(server) == fetches, "an instant update fetched splitChanges"
-    assert factory.push is not None and factory.push.streaming
+    assert internals(factory).push is not None and internals(factory).push.streaming
 
 
 # ---------------------------------------------------------------------------------- 2. fetch
@@ -303,12 +306,12 @@ async def test_a_dropped_stream_polls_then_streams_again(
 ) -> None:
     server.set_flags([rollout_flag("f", (("v", 100),))])
     factory = await streaming_factory(server, factories)
-    assert factory.push is not None
+    assert internals(factory).push is not None
     await not_polling(server)
 
     server.close_streams()
     await polling(server)
-    assert not factory.push.streaming
+    assert not internals(factory).push.streaming
     server.upsert_flag(rollout_flag("f", (("while-polling", 100),)))  # not pushed: polled
     await treatment_becomes(factory, "k", "f", "while-polling")
 
@@ -328,7 +331,7 @@ async def test_occupancy_and_control_switch_between_streaming_and_polling(
 ) -> None:
     server.set_flags([rollout_flag("f", (("v", 100),))])
     factory = await streaming_factory(server, factories)
-    push = factory.push
+    push = internals(factory).push
     assert push is not None
 
     server.push_control("STREAMING_RESET")  # unknown here: ignored
@@ -375,11 +378,11 @@ async def test_streaming_disabled_polls_for_good(
     await in_thread(server.wait_for_streams, 0, 2.0)
     server.upsert_flag(rollout_flag("f", (("polled", 100),)))  # not pushed: polled
     await treatment_becomes(factory, "k", "f", "polled")
-    assert factory.push is not None and not factory.push.streaming
+    assert internals(factory).push is not None and not internals(factory).push.streaming
     polls = count(server)
     await anyio.sleep(0.2)  # longer than two reconnect backoffs (0.05 s, 0.1 s)
     assert server.stream_connections() == 0
-    assert factory.push.connections == 1
+    assert internals(factory).push.connections == 1
     assert len(server.requests_to(AUTH)) == 1
     assert count(server) >= polls + 4  # and polling goes on
 
@@ -411,7 +414,7 @@ async def test_streaming_enabled_false_never_authenticates(
     await treatment_becomes(factory, "k", "f", "polled")
     assert server.requests_to(AUTH) == []
     assert server.requests_to("/event-stream") == []
-    assert factory.push is None
+    assert internals(factory).push is None
 
 
 async def test_push_disabled_by_auth_polls_without_a_stream(
@@ -429,7 +432,7 @@ async def test_push_disabled_by_auth_polls_without_a_stream(
     assert count(server) >= polls + 4
     assert server.requests_to("/event-stream") == []
     assert len(server.requests_to(AUTH)) == 1
-    assert factory.push is not None and not factory.push.streaming
+    assert internals(factory).push is not None and not internals(factory).push.streaming
 
 
 # ---------------------------------------------------------------------------------- 8. garbage
@@ -473,8 +476,8 @@ async def test_garbage_on_the_stream_never_takes_the_sdk_down(
     push_new_version(server, "after-garbage", compression=1)
     await treatment_becomes(factory, "k", "f", "after-garbage")
     assert count(server) == fetches
-    assert factory.push is not None and factory.push.streaming
-    assert factory.push.connections == 1
+    assert internals(factory).push is not None and internals(factory).push.streaming
+    assert internals(factory).push.connections == 1
     assert await factory.client().get_treatment("other", "f") == "after-garbage"
 
 
@@ -487,12 +490,14 @@ async def test_a_short_lived_token_is_refreshed(
     server.set_token_ttl(601)  # refresh 600 s before expiry: after about one second
     server.set_flags([rollout_flag("f", (("v", 100),))])
     factory = await streaming_factory(server, factories)
-    assert factory.push is not None
+    assert internals(factory).push is not None
     server.set_token_ttl(3600)
     started = time.monotonic()
     await in_thread(server.wait_for_requests, AUTH, 2, 3.0)
     assert 0.5 < time.monotonic() - started < 2.5
-    await until(lambda: factory.push is not None and factory.push.connections == 2)
+    push = internals(factory).push
+    assert push is not None
+    await until(lambda: push.connections == 2)
     await in_thread(server.wait_for_streams, 1, 2.0)
     tokens = server.issued_tokens
     assert len(tokens) == 2 and tokens[0] != tokens[1]
@@ -529,7 +534,7 @@ async def test_streaming_always_resumes_after_outages(
 ) -> None:
     server.set_flags([rollout_flag("f", (("v", 0),))])
     factory = await streaming_factory(server, factories)
-    push = factory.push
+    push = internals(factory).push
     assert push is not None
     for round_ in range(1, 4):
         connections = push.connections
