@@ -32,9 +32,10 @@ from .engine.explain import explain
 from .errors import MissingDependencyError, SplitError, TimeoutException
 from .factory import open_factory
 from .lowlevel import internals
+from .redis.commands import RedisReader
 from .redis.keys import RedisKeys
-from .storage.redis_view import RedisView
-from .storage.snapshot import FlagChanges, Snapshot, apply_flag_changes, apply_segment_change
+from .storage.consumer_view import read_snapshot
+from .storage.snapshot import Snapshot
 
 USAGE_ERROR = 2
 SOURCE_ERROR = 1
@@ -206,7 +207,6 @@ def _redis_snapshot(url: str, prefix: str | None, timeout: float) -> Snapshot:
         raise CliError(str(exc), USAGE_ERROR) from None
     from .redis.connection import run_blocking  # noqa: PLC0415 - needs redis-py
 
-    keys = RedisKeys(prefix)
     try:
         client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=timeout,
                                       socket_connect_timeout=timeout)
@@ -214,28 +214,16 @@ def _redis_snapshot(url: str, prefix: str | None, timeout: float) -> Snapshot:
         raise CliError(f"--redis: {exc}", USAGE_ERROR) from None
     try:
         with client:
-            view = RedisView(keys, None)
-            drive_sync(view.warm_up(), lambda batch: run_blocking(client, batch))
-            snapshot, _ = apply_flag_changes(Snapshot(), FlagChanges(
-                flags=tuple(view.flags.values()),
-                rule_based_segments=tuple(view.rule_based_segments.values()),
-                flags_till=_int(client.get(keys.splits_till)),
-                rule_based_segments_till=_int(client.get(keys.prefix + "SPLITIO.rbsegments.till")),
-            ))
-            for name in sorted(snapshot.referenced_segments()):
-                members = {str(m) for m in client.smembers(keys.segment(name))}
-                till = _int(client.get(keys.segment(name) + ".till"))
-                snapshot = apply_segment_change(snapshot, name, members, (), till)
+            reader = RedisReader(RedisKeys(prefix), _event_loop_only,
+                                 lambda batch: run_blocking(client, batch))
+            snapshot = drive_sync(read_snapshot(), reader.read_blocking)
     except redis.RedisError as exc:
         raise CliError(f"cannot read Redis at {url}: {exc}") from None
     return snapshot
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
+async def _event_loop_only(batch: Any) -> Any:
+    raise AssertionError("the command line reads Redis from a worker thread")
 
 
 def _unknown_flag(flag: str, snapshot: Snapshot) -> CliError:

@@ -19,7 +19,8 @@ PURE = [
     "models", "engine", "localhost", "storage/snapshot.py", "lifecycle.py", "errors.py",
     "config.py", "validation.py", "properties.py", "key.py", "manager.py",
     "actors/intake.py", "core", "redis/settings.py", "redis/keys.py",
-    "storage/redis_view.py", "storage/segment_keys.py", "limits.py", "bounded_json.py",
+    "storage/consumer_view.py", "storage/reads.py", "redis/commands.py",
+    "storage/segment_keys.py", "limits.py", "bounded_json.py",
     "inflate.py", "redaction.py", "_flag_spec.py",
 ]
 

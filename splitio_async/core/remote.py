@@ -5,8 +5,10 @@ next), and how a failed read is reported.
 set's members, whether a traffic type exists, the manager's flags), not which command reads it.
 Each read is either answered from the store's local cache at once (``cached``,
 ``cached_traffic_type``: no generator, the hot path of a cached call) or returned as steps (see
-``steps``). ``StorageProblems`` turns a read that failed into None, logged once until the store
-answers again, so that a call gets ``control`` with the ``exception`` label rather than an error.
+``steps``) that read in the storage-neutral vocabulary of ``storage.reads``. ``StorageProblems``
+turns a read that failed into None, logged once -- as the store unavailable or as data it could
+not use, told apart by ``storage.reads.unavailable`` -- so that a call gets ``control`` with the
+``exception`` label rather than an error.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ from typing import Protocol, TypeVar
 
 from ..engine.evaluator import EvaluationData
 from ..models.splits import Split
+from ..storage.reads import MAX_DATA_PROBLEMS_LOGGED, describe_error, unavailable
 from .steps import Steps
-
-_LOGGER = logging.getLogger("splitio.storage.redis")
 
 T = TypeVar("T")
 
@@ -60,29 +61,48 @@ class RemoteReads(Protocol):
 
 
 class StorageProblems:
-    """Logs a failed read once, and the recovery once, however many calls see them."""
+    """Logs a failed read once, however many calls see it, telling the store being unavailable
+    (logged once until it answers again, and the recovery once) from data it answered that could
+    not be used (each distinct problem logged once): a parsing bug must not read as "Redis is
+    unavailable". ``current`` is the last call's problem (None once a read succeeds)."""
 
-    __slots__ = ("current",)
+    __slots__ = ("_data_problems", "_down", "_logger", "_store", "current")
 
-    def __init__(self) -> None:
+    def __init__(self, store: str = "Redis", logger: str = "splitio.storage.redis") -> None:
         self.current: str | None = None
+        self._store = store
+        self._logger = logging.getLogger(logger)
+        self._down = False
+        self._data_problems: set[str] = set()
 
     def failed(self, exc: BaseException) -> None:
-        problem = f"{type(exc).__name__}: {exc}"
-        if self.current is None:
-            _LOGGER.error(
-                "Error fetching data from Redis (%s); evaluations return control with the "
-                "exception label until Redis answers again", problem,
-            )
+        down = unavailable(exc)
+        problem = describe_error(exc)
         self.current = problem
+        if down:
+            if not self._down:
+                self._down = True
+                self._logger.error(
+                    "Error fetching data from %s (%s); evaluations return control with the "
+                    "exception label until %s answers again", self._store, problem, self._store,
+                )
+        elif problem not in self._data_problems:
+            if len(self._data_problems) < MAX_DATA_PROBLEMS_LOGGED:
+                self._data_problems.add(problem)
+            self._logger.error(
+                "Data read from %s could not be used (%s); evaluations that need it return "
+                "control with the exception label", self._store, problem,
+            )
 
     def recovered(self) -> None:
-        if self.current is not None:
-            _LOGGER.info("Redis answers again; evaluations use its data")
-            self.current = None
+        self.current = None
+        if self._down:
+            self._down = False
+            self._logger.info("%s answers again; evaluations use its data", self._store)
 
     def read(self, steps: Steps[T]) -> Steps[T | None]:
-        """``steps``' result, or None (logged once) when the store could not be read."""
+        """``steps``' result, or None (logged) when the store could not be read or what it
+        answered could not be used."""
         try:
             result = yield from steps
         except Exception as exc:

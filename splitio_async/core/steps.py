@@ -1,13 +1,15 @@
 """Calls whose data needs I/O, written once as steps with no I/O of their own ("sans-I/O"), and
 the one place each API turns a core call's result into its answer.
 
-A step function is a generator: it yields a batch of reads (commands of the store, e.g. redis-py
-method names and arguments), is sent the batch's replies, and finally returns its result. The
+A step function is a generator: it yields what it needs to read next (a ``storage.reads.Reads``,
+in the SDK's terms, never a store's commands), is sent the ``Answers``, and finally returns its
+result. The
 cores return either a result (data in memory, or in a remote store's local cache) or the steps
 that produce it (a remote store that must be read first: Redis, and pluggable storage next).
-Whoever holds the store's connection runs them: ``drive_async`` on an event loop, ``drive_sync`` in
-a blocking thread. So the asyncio client, the trio client and the blocking shim share every line
-of the remote-store logic, and unit tests run steps against canned replies.
+Whoever holds the store runs them with its back end's read (Redis:
+``redis.commands.RedisReader``): ``drive_async`` on an event loop, ``drive_sync`` in a blocking
+thread. So the asyncio client, the trio client and the blocking shim share every line of the
+remote-store logic over every back end, and unit tests run steps against canned answers.
 
 ``Driver`` is where a facade settles a result: ``await driver.resolve(result)`` in the async API,
 ``driver.resolve_blocking(result)`` in the blocking one. Nothing else tells results and steps
@@ -18,28 +20,28 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator
 from types import GeneratorType
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
-Command = tuple[Any, ...]  # ("get", key), ("sismember", key, member), ...
-Batch = list[Command]
+from ..storage.reads import Answers, Reads, StorageUnavailable
+
 T = TypeVar("T")
-Steps = Generator[Batch, list[Any], T]  # yields a batch, is sent its replies, returns T
-Execute = Callable[[Batch], list[Any]]
-ExecuteAsync = Callable[[Batch], Awaitable[list[Any]]]
+Steps = Generator[Reads, Answers, T]  # yields what to read, is sent the answers, returns T
+Execute = Callable[[Reads], Answers]
+ExecuteAsync = Callable[[Reads], Awaitable[Answers]]
 
 
 def drive_sync(steps: Steps[T], execute: Execute) -> T:
-    """Run ``steps`` to their result, executing each batch with ``execute`` (blocking); an
+    """Run ``steps`` to their result, answering each read with ``execute`` (blocking); an
     exception of ``execute`` is thrown into the steps, which turn it into their result."""
     try:
-        batch = next(steps)
+        reads = next(steps)
         while True:
             try:
-                replies = execute(batch)
+                answers = execute(reads)
             except Exception as exc:
-                batch = steps.throw(exc)
+                reads = steps.throw(exc)
             else:
-                batch = steps.send(replies)
+                reads = steps.send(answers)
     except StopIteration as done:
         result: T = done.value
         return result
@@ -48,21 +50,21 @@ def drive_sync(steps: Steps[T], execute: Execute) -> T:
 async def drive_async(steps: Steps[T], execute: ExecuteAsync) -> T:
     """``drive_sync`` for an awaitable ``execute`` (cancellation propagates untouched)."""
     try:
-        batch = next(steps)
+        reads = next(steps)
         while True:
             try:
-                replies = await execute(batch)
+                answers = await execute(reads)
             except Exception as exc:
-                batch = steps.throw(exc)
+                reads = steps.throw(exc)
             else:
-                batch = steps.send(replies)
+                reads = steps.send(answers)
     except StopIteration as done:
         result: T = done.value
         return result
 
 
-def _not_connected(batch: Batch) -> list[Any]:
-    raise ConnectionError("the factory is not connected to its storage")
+def _not_connected(reads: Reads) -> Answers:
+    raise StorageUnavailable("the factory is not connected to its storage")
 
 
 def _never() -> bool:

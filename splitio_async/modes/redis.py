@@ -1,10 +1,10 @@
 """Redis consumer mode (``redisHost`` & co., spec: storage-redis.md): no sync and no streaming;
 every call gathers its data from the Split Synchronizer's cache through the I/O-free steps of its
-``RedisView`` (composed into the cores as their ``Remote`` store; the factory's ``Driver`` runs
-the steps on this mode's connection), and the recorders and telemetry write to Redis lists and
-hashes. Ready once Redis answered and every flag definition was read once (official: ready at
-once; we wait so that an unreachable Redis shows as not ready rather than as a stream of
-errors)."""
+``ConsumerView`` (composed into the cores as their ``Remote`` store; the factory's ``Driver`` runs
+the steps, their reads answered by ``redis.commands.RedisReader`` on this mode's connection), and
+the recorders and telemetry write to Redis lists and hashes. Ready once Redis answered and every
+flag definition was read once (official: ready at once; we wait so that an unreachable Redis shows
+as not ready rather than as a stream of errors)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,13 @@ from ..config import Config
 from ..core.remote import Remote
 from ..core.steps import drive_async
 from ..recording import Sink
+from ..redis.commands import RedisReader
 from ..redis.keys import RedisKeys
 from ..redis.settings import RedisSettings, is_redis_mode
 from ..redis.sink import RedisSink, RedisTelemetry
 from ..status import ModeStatus
-from ..storage.redis_view import RedisView
+from ..storage.consumer_view import ConsumerView
+from ..storage.reads import describe_error, unavailable
 from ..transport.metadata import sdk_metadata
 from .base import Mode, Parts
 
@@ -51,13 +53,14 @@ class RedisMode(Mode):
                 "does keep rollout data in sync. FlagSet filter was discarded."
             )
         self._calls = new_intake()  # the hot path's call records, for telemetry
-        self._view = RedisView(
-            RedisKeys(settings.prefix),
-            settings.local_cache_ttl if settings.local_cache_enabled else None,
+        self._view = ConsumerView(
+            settings.local_cache_ttl if settings.local_cache_enabled else None
         )
+        self._keys = RedisKeys(settings.prefix)
         self._remote = Remote(self._view, sampling=settings.data_sampling)
         super().__init__(parts, telemetry=self._calls, remote=self._remote)
         self._redis: RedisConnection | None = None
+        self._reader: RedisReader | None = None  # the view's reads, answered from Redis
         self._sink: RedisSink | None = None
         self._telemetry: RedisTelemetry | None = None
         self._problem: str | None = None  # why Redis could not be read at start
@@ -71,7 +74,8 @@ class RedisMode(Mode):
         from ..redis.connection import RedisConnection  # noqa: PLC0415 - [redis]
 
         self._redis = redis = RedisConnection(self._settings)
-        self.driver.connect(redis.execute, redis.execute_blocking)
+        self._reader = reader = RedisReader(self._keys, redis.execute, redis.execute_blocking)
+        self.driver.connect(reader.read, reader.read_blocking)
         config = self.parts.config
         metadata = sdk_metadata(config.ip_addresses_enabled, config.machine_ip,
                                 config.machine_name)
@@ -79,7 +83,7 @@ class RedisMode(Mode):
             metadata = await to_worker_thread(
                 sdk_metadata, True, config.machine_ip, config.machine_name
             )
-        self._sink = sink = RedisSink(redis.execute, self._view.keys, metadata)
+        self._sink = sink = RedisSink(redis.execute, self._keys, metadata)
         return self.parts.recording.counted_sink(sink, sink.send_impressions, sink.send_events,
                                                  lambda: not self._reached)
 
@@ -92,14 +96,19 @@ class RedisMode(Mode):
     async def _warm_up(self, sink: RedisSink) -> None:
         """Retry until Redis answers (``block_until_ready`` times out meanwhile), then mark the
         factory ready and write the telemetry init record."""
-        assert self._redis is not None
+        assert self._reader is not None
         backoff = Backoff(self.parts.config.sync_retry_base / 20, RETRY_CAP)
         problems = ProblemLog(_LOGGER)
         while True:
             try:
-                flags = await drive_async(self._view.warm_up(), self._redis.execute)
+                flags = await drive_async(self._view.warm_up(), self._reader.read)
             except Exception as exc:
-                self._problem = f"{type(exc).__name__}: {exc}"
+                if not unavailable(exc):  # data it could not use: calls meet it, and say so
+                    _LOGGER.error("Data read from Redis at start could not be used (%s); the SDK "
+                                  "is ready without it", describe_error(exc))
+                    flags = 0
+                    break
+                self._problem = describe_error(exc)
                 problems.problem(f"Redis cannot be read ({self._problem}); "
                                  "the SDK is not ready until it can")
                 await anyio.sleep(backoff.next())

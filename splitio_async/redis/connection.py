@@ -34,7 +34,8 @@ import redis.sentinel
 import sniffio
 
 from .._threads import to_worker_thread
-from ..core.steps import Batch
+from ..storage.reads import StorageUnavailable
+from .commands import Batch
 from .resp import NativeRedis, ReplyReader, first_error, node_unusable, pack
 from .settings import RedisSettings
 
@@ -354,18 +355,29 @@ class RedisConnection:
         return client
 
     def execute_blocking(self, batch: Batch) -> list[Any]:
-        return run_blocking(self.blocking_client, batch)
+        """Run ``batch`` in this thread; raises ``StorageUnavailable`` when Redis cannot be
+        read (a data error -- a key holding the wrong kind of value -- is raised as itself)."""
+        try:
+            return run_blocking(self.blocking_client, batch)
+        except (redis.RedisError, OSError) as exc:
+            if _data_error(exc):
+                raise
+            raise StorageUnavailable(str(exc)) from exc
 
     async def execute(self, batch: Batch) -> list[Any]:
-        if self._native is not None:
-            return await self._native.execute(batch)
-        if self._on_asyncio:
-            client = self._async
-            if client is None:
-                client = await self._build_async()
-            return await _run_async(client, batch)
-        if self._native is not None:  # trio: anyio streams, no thread hop
-            return await self._native.execute(batch)
+        """``execute_blocking`` on the event loop."""
+        try:
+            if self._native is not None:  # asyncio and trio: anyio streams, no thread hop
+                return await self._native.execute(batch)
+            if self._on_asyncio:
+                client = self._async
+                if client is None:
+                    client = await self._build_async()
+                return await _run_async(client, batch)
+        except (redis.RedisError, OSError) as exc:
+            if _data_error(exc):
+                raise
+            raise StorageUnavailable(str(exc)) from exc
         return await to_worker_thread(self.execute_blocking, batch)
 
     async def _build_async(self) -> Any:
@@ -393,6 +405,12 @@ class RedisConnection:
         if blocking is not None:
             self._blocking = None
             await to_worker_thread(_close_blocking, blocking)
+
+
+def _data_error(exc: BaseException) -> bool:
+    """Whether Redis answered that a key holds the wrong kind of value: the data's fault (the
+    Synchronizer's keys were overwritten), not Redis being unavailable."""
+    return isinstance(exc, redis.ResponseError) and str(exc).startswith("WRONGTYPE")
 
 
 def _sentinels_of(client: Any) -> list[Any]:

@@ -7,6 +7,7 @@ package spells a key: readers and writers ask this object.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _HASH_TAG = re.compile(r"\{[^}]+\}")
 
@@ -31,6 +32,7 @@ class RedisKeys:
         "prefix",
         "rbs_pattern",
         "rbs_prefix",
+        "rbs_till",
         "segment_prefix",
         "split_prefix",
         "splits_till",
@@ -52,6 +54,7 @@ class RedisKeys:
         self.flags_pattern = self.split_prefix + "*"
         self.rbs_pattern = self.rbs_prefix + "*"
         self.splits_till = p + "SPLITIO.splits.till"
+        self.rbs_till = p + "SPLITIO.rbsegments.till"
         self.impressions = p + "SPLITIO.impressions"
         self.events = p + "SPLITIO.events"
         self.impressions_count = p + "SPLITIO.impressions.count"
@@ -82,3 +85,12 @@ class RedisKeys:
         if not key.startswith(self.split_prefix):
             return None
         return key[len(self.split_prefix):] or None
+
+    def flag_names(self, keys: Iterable[str]) -> list[str]:
+        """The flags named by the answer to ``KEYS SPLITIO.split.*``."""
+        return [name for name in map(self.flag_name, keys) if name]
+
+    def rule_based_segment_names(self, keys: Iterable[str]) -> list[str]:
+        """The rule-based segments named by the answer to ``KEYS SPLITIO.rbsegment.*``."""
+        prefix = self.rbs_prefix
+        return [key[len(prefix):] for key in keys if key.startswith(prefix)]

@@ -22,7 +22,7 @@ import anyio
 import redis
 from anyio.abc import ByteStream
 
-from ..core.steps import Batch
+from .commands import Batch
 from .settings import RedisSettings
 
 _CHUNK = 65536

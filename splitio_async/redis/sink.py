@@ -21,11 +21,11 @@ from anyio.abc import TaskStatus
 
 from ..actors.intake import Intake
 from ..actors.waker import Waker
-from ..core.steps import Batch
 from ..models.events import Event
 from ..models.impressions import Impression
 from ..models.telemetry import EXCEPTION, METHOD_CODES, NOT_READY, CallRecord, bucket_index
 from ..transport.metadata import SdkMetadata
+from .commands import Batch
 from .keys import IMPRESSIONS_TTL, RedisKeys
 
 _LOGGER = logging.getLogger("splitio.storage.redis")

@@ -178,6 +178,78 @@ async def test_corrupted_definitions(
         assert await client.get_treatments_with_config("vip_1", FLAG_NAMES) == expected["vip_1"]
 
 
+def _write_bad_data(cache: redis.Redis) -> None:
+    """Keys the Synchronizer would never write: a flag key holding a set, a flag-set key holding
+    a string, and a flag whose value is not UTF-8 text."""
+    write_data(cache)
+    cache.delete("SPLITIO.split.plain")
+    cache.sadd("SPLITIO.split.plain", "not a definition")
+    cache.set("SPLITIO.flagSet.broken", "not a set")
+    cache.set("SPLITIO.split.killed", b"\xff\xfe not text")
+
+
+def _data_error_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The lines logged for data met by calls (not by the warm-up at start)."""
+    return [r.getMessage() for r in caplog.records
+            if "could not be used" in r.getMessage() and "at start" not in r.getMessage()]
+
+
+@pytest.mark.anyio
+async def test_data_errors_are_not_redis_being_unavailable(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis answers, but with data the SDK cannot use (a key of the wrong kind, text that is
+    not UTF-8): the calls that need it give ``control`` with the ``exception`` label, each
+    problem is logged once as what it is, never as "Error fetching data from Redis", and the
+    factory is ready and serves everything else."""
+    _write_bad_data(_client(redis_server))
+    listener = Listener()
+    config = standalone_config(redis_server, redisLocalCacheEnabled=False,
+                               impressionListener=listener)
+    async with open_factory("consumer", config) as factory:
+        await factory.block_until_ready(5)  # the warm-up met the bad keys: ready without it
+        client = factory.client()
+        for _ in range(3):
+            assert await client.get_treatment_with_config("alice", "plain") == CONTROL
+            assert await client.get_treatment("alice", "killed") == "control"
+            assert await client.get_treatments_by_flag_set("alice", "broken") == {}
+            assert await client.get_treatment("alice", "listed") == "listed"
+        assert listener.seen[0] == ("alice", "plain", "control", "exception")
+        assert ("alice", "listed", "listed", "whitelisted") in listener.seen
+        await client.get_treatment("alice", "plain")
+        assert "WRONGTYPE" in factory.status().last_errors["redis"]
+    lines = _data_error_lines(caplog)
+    assert sum("WRONGTYPE" in line for line in lines) == 1  # the flag and the set: one reply
+    assert sum("UnicodeDecodeError" in line for line in lines) == 1
+    assert "at start could not be used" in caplog.text
+    assert "Error fetching data from Redis" not in caplog.text
+    assert "Redis cannot be read" not in caplog.text
+
+
+@pytest.mark.parametrize("portal", ["asyncio", "trio"])
+def test_shim_data_errors_are_not_redis_being_unavailable(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture, portal: str
+) -> None:
+    """The same in the blocking facade, whose calls read Redis in the caller's thread."""
+    _write_bad_data(_client(redis_server))
+    config = standalone_config(redis_server, redisLocalCacheEnabled=False)
+    factory = get_factory("consumer", config, async_backend=portal)
+    assert factory is not None
+    try:
+        factory.block_until_ready(5)
+        client = factory.client()
+        for _ in range(3):
+            assert client.get_treatment_with_config("alice", "plain") == CONTROL
+            assert client.get_treatment("alice", "killed") == "control"
+            assert client.get_treatment("alice", "listed") == "listed"
+    finally:
+        factory.destroy()
+    lines = _data_error_lines(caplog)
+    assert sum("WRONGTYPE" in line for line in lines) == 1
+    assert sum("UnicodeDecodeError" in line for line in lines) == 1
+    assert "Error fetching data from Redis" not in caplog.text
+
+
 @pytest.mark.parametrize("portal", ["asyncio", "trio"])
 def test_shim_redis_down_at_start_lost_and_back(redis_server: RedisServer, portal: str) -> None:
     """The blocking facade: not ready while Redis is down (TimeoutException), ready when it

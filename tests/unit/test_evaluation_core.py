@@ -14,23 +14,25 @@ from splitio_async.actors.intake import Intake
 from splitio_async.core.evaluation import EvaluationCore, EvaluationOptions
 from splitio_async.core.manager import ManagerCore
 from splitio_async.core.remote import Remote
-from splitio_async.core.steps import Batch, Driver, Steps
+from splitio_async.core.steps import Driver, Steps
 from splitio_async.engine.evaluator import EvaluationData, EvaluationResult, Evaluator
 from splitio_async.lifecycle import FactoryState
 from splitio_async.models.splits import Split
 from splitio_async.models.telemetry import CallRecord
+from splitio_async.storage.reads import Answers, Reads
 from tests.unit.builders import flag_json, snapshot
 
 FLAGS = [flag_json("on_flag"), flag_json("other", sets=["s1"])]
 
 
 class FakeStore:
-    """A remote store over a snapshot: every read is one batch naming what it reads."""
+    """A remote store over a snapshot: every read is one ``Reads`` naming what it reads (the
+    answers are computed here from the snapshot, so the driver's answers are not used)."""
 
     def __init__(self, *, cached: bool = False) -> None:
         self.data = snapshot(FLAGS)
         self.cached_answers = cached
-        self.batches: list[Batch] = []
+        self.reads: list[tuple[Any, ...]] = []
 
     def cached(self, names: tuple[str, ...], matching_key: str) -> EvaluationData | None:
         return self.data if self.cached_answers else None
@@ -38,7 +40,7 @@ class FakeStore:
     def gather(
         self, names: Sequence[str], matching_key: str | None, flag_sets: Sequence[str] = ()
     ) -> Steps[tuple[EvaluationData, list[str]]]:
-        yield [("gather", tuple(names), matching_key, tuple(flag_sets))]
+        yield Reads(tuple(names), (), (), matching_key or "", tuple(flag_sets))
         members = sorted(n for s in flag_sets for n in self.data.flag_sets.get(s, ()))
         return self.data, [*names, *members]
 
@@ -46,19 +48,19 @@ class FakeStore:
         return None
 
     def traffic_type_exists(self, name: str) -> Steps[bool]:
-        yield [("traffic_type", name)]
+        yield Reads(traffic_type=name)
         return name in self.data.traffic_types
 
     def flag_names(self) -> Steps[list[str]]:
-        yield [("names",)]
+        yield Reads(flag_names=True)
         return sorted(self.data.flags)
 
     def all_flags(self) -> Steps[list[Split]]:
-        yield [("all",)]
+        yield Reads(flag_names=True, rule_based_segment_names=True)
         return list(self.data.flags.values())
 
     def flag(self, name: str) -> Steps[Split | None]:
-        yield [("flag", name)]
+        yield Reads((name,))
         return self.data.flags.get(name)
 
 
@@ -79,19 +81,25 @@ def core(
 
 
 def answering(store: FakeStore) -> Driver:
-    """A driver whose connection answers each batch by recording it (the steps compute the
-    answers themselves here, so the replies are not read)."""
+    """A driver whose store answers each read by recording what it asked (the steps compute the
+    answers themselves here, so the driver's answers are not read)."""
     driver = Driver()
 
-    async def execute(batch: Batch) -> list[Any]:
-        return execute_blocking(batch)
+    async def execute(reads: Reads) -> Answers:
+        return execute_blocking(reads)
 
-    def execute_blocking(batch: Batch) -> list[Any]:
-        store.batches.append(batch)
-        return [None] * len(batch)
+    def execute_blocking(reads: Reads) -> Answers:
+        store.reads.append(_asked(reads))
+        return Answers()
 
     driver.connect(execute, execute_blocking)
     return driver
+
+
+def _asked(reads: Reads) -> tuple[Any, ...]:
+    """What ``reads`` asks, in short: the names by kind, then what it asks of the whole store."""
+    return (tuple(reads.flags), reads.key, tuple(reads.flag_sets), reads.traffic_type,
+            reads.flag_names, reads.rule_based_segment_names)
 
 
 def test_in_memory_a_call_answers_at_once_and_queues_its_impression() -> None:
@@ -137,7 +145,7 @@ def test_over_a_remote_store_an_uncached_read_is_steps_the_driver_runs() -> None
     assert not isinstance(steps, EvaluationResult)
     result = answering(store).resolve_blocking(steps)
     assert result.treatment == "on"
-    assert store.batches == [[("gather", ("on_flag",), "user-1", ())]]
+    assert store.reads == [(("on_flag",), "user-1", (), None, False, False)]
     assert len(impressions.drain()) == 1
 
 
@@ -157,7 +165,7 @@ async def test_the_async_driver_runs_the_same_steps() -> None:
                                            "get_treatments_by_flag_sets")
     )
     assert {name: result.treatment for name, result in results.items()} == {"other": "on"}
-    assert store.batches == [[("gather", (), "user-1", ("s1",))]]
+    assert store.reads == [((), "user-1", ("s1",), None, False, False)]
 
 
 def test_a_failed_read_answers_control_with_the_exception_label_logged_once(
@@ -190,7 +198,7 @@ def test_track_over_a_remote_store_reads_the_traffic_type_then_queues(
     evaluation, _ = core(ready_state(), remote=Remote(store))
     driver = answering(store)
     assert driver.resolve_blocking(evaluation.track("user-1", "account", "buy", 1, None))
-    assert store.batches == [[("traffic_type", "account")]]
+    assert store.reads == [((), "", (), "account", False, False)]
     assert "Traffic Type account does not have any corresponding Feature flags" in caplog.text
 
 
@@ -203,4 +211,7 @@ def test_the_manager_core_reads_a_remote_store_through_the_same_driver() -> None
     assert view is not None
     assert view.sets == ["s1"]
     assert driver.resolve_blocking(manager.split("missing")) is None
-    assert store.batches == [[("names",)], [("flag", "other")], [("flag", "missing")]]
+    assert store.reads == [
+        ((), "", (), None, True, False), (("other",), "", (), None, False, False),
+        (("missing",), "", (), None, False, False),
+    ]

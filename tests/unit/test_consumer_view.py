@@ -1,5 +1,6 @@
-"""Redis consumer mode's gathering, without Redis: the view's steps run against a dictionary
-model of the Synchronizer's keys, so each test can count the round trips and see the commands."""
+"""Consumer mode's gathering, without Redis: the view's steps, their reads translated into Redis
+commands (``redis.commands``), run against a dictionary model of the Synchronizer's keys, so each
+test can count the round trips and see the commands."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from splitio_async.core.steps import Batch, drive_sync
+from splitio_async.core.steps import drive_sync
 from splitio_async.engine.evaluator import Evaluator
+from splitio_async.redis.commands import Batch, RedisReader
 from splitio_async.redis.keys import RedisKeys, has_hash_tag
-from splitio_async.storage.redis_view import RedisView
+from splitio_async.storage.consumer_view import ConsumerView
+from splitio_async.storage.reads import Answers, Reads
 from tests.unit.builders import (
     all_keys,
     condition,
@@ -33,6 +36,14 @@ class FakeRedis:
         self.sets: dict[str, set[str]] = {}
         self.batches: list[Batch] = []
         self.down = False
+        self.use_prefix(None)
+
+    def use_prefix(self, prefix: str | None) -> None:
+        """The ``redisPrefix`` the reads are translated with."""
+        self.reader = RedisReader(RedisKeys(prefix), _event_loop_only, self.execute)
+
+    def read(self, reads: Reads) -> Answers:
+        return self.reader.read_blocking(reads)
 
     def flag(self, raw: dict[str, Any], prefix: str = "") -> None:
         self.strings[f"{prefix}SPLITIO.split.{raw['name']}"] = json.dumps(raw)
@@ -63,6 +74,10 @@ class FakeRedis:
         return replies
 
 
+async def _event_loop_only(batch: Batch) -> list[Any]:
+    raise AssertionError("these tests read in the calling thread")
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -76,13 +91,12 @@ def redis() -> FakeRedis:
     return FakeRedis()
 
 
-def _view(ttl: float | None = None, clock: Clock | None = None, prefix: str | None = None
-          ) -> RedisView:
-    return RedisView(RedisKeys(prefix), ttl, clock or Clock())
+def _view(ttl: float | None = None, clock: Clock | None = None) -> ConsumerView:
+    return ConsumerView(ttl, clock or Clock())
 
 
-def _treatment(view: RedisView, redis: FakeRedis, name: str, key: str) -> str:
-    data, _ = drive_sync(view.gather((name,), key), redis.execute)
+def _treatment(view: ConsumerView, redis: FakeRedis, name: str, key: str) -> str:
+    data, _ = drive_sync(view.gather((name,), key), redis.read)
     return Evaluator().evaluate(key, None, name, None, data).treatment
 
 
@@ -110,9 +124,9 @@ def test_warm_up_makes_even_the_first_call_one_round_trip(redis: FakeRedis) -> N
     redis.segment("beta", "u1")
     redis.segment("banned", "u9")
     view = _view()
-    assert drive_sync(view.warm_up(), redis.execute) == 2
+    assert drive_sync(view.warm_up(), redis.read) == 2
     redis.batches.clear()
-    data, _ = drive_sync(view.gather(("parent",), "u1"), redis.execute)
+    data, _ = drive_sync(view.gather(("parent",), "u1"), redis.read)
     assert len(redis.batches) == 1
     commands = sorted((c[0], c[1]) for c in redis.batches[0])
     assert commands == [
@@ -146,7 +160,7 @@ def test_local_cache_serves_definitions_and_memberships_within_its_ttl(
                          defaultTreatment="off"))
     redis.segment("beta", "u1")
     view = _view(ttl=5, clock=clock)
-    drive_sync(view.warm_up(), redis.execute)
+    drive_sync(view.warm_up(), redis.read)
     assert _treatment(view, redis, "f", "u1") == "on"
     redis.batches.clear()
     assert view.cached(("f",), "u1") is not None  # the hot path: no steps at all
@@ -168,7 +182,7 @@ def test_a_flag_without_segments_shares_one_data_object_for_every_key(
 ) -> None:
     redis.flag(flag_json("f", [condition([whitelist("a")], [("on", 100)])]))
     view = _view(ttl=5)
-    drive_sync(view.gather(("f",), "a"), redis.execute)
+    drive_sync(view.gather(("f",), "a"), redis.read)
     assert view.cached(("f",), "a") is view.cached(("f",), "zz") is not None
 
 
@@ -180,7 +194,7 @@ def test_corrupted_json_is_missing_and_logged_once(
     view = _view()
     with caplog.at_level(logging.ERROR):
         for _ in range(3):
-            data, _ = drive_sync(view.gather(("bad", "good"), "u"), redis.execute)
+            data, _ = drive_sync(view.gather(("bad", "good"), "u"), redis.read)
             assert "bad" not in data.flags and "good" in data.flags
     assert sum("Could not parse" in r.getMessage() for r in caplog.records) == 1
 
@@ -188,12 +202,12 @@ def test_corrupted_json_is_missing_and_logged_once(
 def test_unchanged_json_keeps_the_compiled_flag(redis: FakeRedis) -> None:
     redis.flag(flag_json("f"))
     view = _view()
-    drive_sync(view.gather(("f",), "u"), redis.execute)
+    drive_sync(view.gather(("f",), "u"), redis.read)
     compiled = view.flags["f"]
-    drive_sync(view.gather(("f",), "u"), redis.execute)
+    drive_sync(view.gather(("f",), "u"), redis.read)
     assert view.flags["f"] is compiled
     redis.flag(flag_json("f", killed=True))
-    drive_sync(view.gather(("f",), "u"), redis.execute)
+    drive_sync(view.gather(("f",), "u"), redis.read)
     assert view.flags["f"] is not compiled and view.flags["f"].killed
 
 
@@ -203,10 +217,10 @@ def test_flag_sets_are_read_with_their_flags(redis: FakeRedis) -> None:
     redis.sets["SPLITIO.flagSet.s1"] = {"a", "b"}
     redis.sets["SPLITIO.flagSet.s2"] = {"b"}
     view = _view()
-    _, names = drive_sync(view.gather((), "u", ["s1", "s2"]), redis.execute)
+    _, names = drive_sync(view.gather((), "u", ["s1", "s2"]), redis.read)
     assert names == ["a", "b"]
     redis.batches.clear()
-    _, names = drive_sync(view.gather((), "u", ["s2"]), redis.execute)
+    _, names = drive_sync(view.gather((), "u", ["s2"]), redis.read)
     assert names == ["b"] and len(redis.batches) == 1  # members and flags together
 
 
@@ -219,20 +233,21 @@ def test_after_warm_up_even_the_first_flag_set_call_is_one_round_trip(
     redis.segment("beta", "u")
     for ttl in (None, 5.0):
         view = _view(ttl=ttl)
-        drive_sync(view.warm_up(), redis.execute)
+        drive_sync(view.warm_up(), redis.read)
         redis.batches.clear()
-        data, names = drive_sync(view.gather((), "u", ["s1"]), redis.execute)
+        data, names = drive_sync(view.gather((), "u", ["s1"]), redis.read)
         assert names == ["a", "b"] and data.in_segment("beta", "u")
         assert len(redis.batches) == 1  # the set, its flags and the membership together
 
 
 def test_prefix_and_failures(redis: FakeRedis) -> None:
     redis.flag(flag_json("f"), prefix="tenant.")
-    view = _view(prefix="tenant")
+    redis.use_prefix("tenant")
+    view = _view()
     assert _treatment(view, redis, "f", "u") == "on"
     redis.down = True
     with pytest.raises(ConnectionError):
-        drive_sync(view.gather(("f",), "u"), redis.execute)
+        drive_sync(view.gather(("f",), "u"), redis.read)
 
 
 def test_traffic_types_and_manager_reads(redis: FakeRedis) -> None:
@@ -241,12 +256,12 @@ def test_traffic_types_and_manager_reads(redis: FakeRedis) -> None:
     redis.flag(flag_json("b"))
     redis.flag(flag_json("a"))
     view = _view(ttl=5)
-    assert drive_sync(view.traffic_type_exists("user"), redis.execute) is True
-    assert drive_sync(view.traffic_type_exists("account"), redis.execute) is False
+    assert drive_sync(view.traffic_type_exists("user"), redis.read) is True
+    assert drive_sync(view.traffic_type_exists("account"), redis.read) is False
     assert view.cached_traffic_type("user") is True
-    assert drive_sync(view.flag_names(), redis.execute) == ["a", "b"]
-    assert [f.name for f in drive_sync(view.all_flags(), redis.execute)] == ["a", "b"]
-    assert drive_sync(view.flag("nope"), redis.execute) is None
+    assert drive_sync(view.flag_names(), redis.read) == ["a", "b"]
+    assert [f.name for f in drive_sync(view.all_flags(), redis.read)] == ["a", "b"]
+    assert drive_sync(view.flag("nope"), redis.read) is None
 
 
 def test_hash_tags() -> None:
