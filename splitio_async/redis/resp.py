@@ -38,15 +38,28 @@ def _encode(value: Any, encoding: str, errors: str) -> bytes:
     return str(value).encode()
 
 
+_ARRAY_HEADS = [b"*%d\r\n" % n for n in range(32)]
+_BULK_HEADS = [b"$%d\r\n" % n for n in range(512)]  # keys and names: formatted once, here
+
+
 def pack(commands: Sequence[Sequence[Any]], encoding: str = "utf-8",
          errors: str = "strict") -> bytes:
-    """Commands as RESP arrays of bulk strings, all in one buffer."""
+    """Commands as RESP arrays of bulk strings, all in one buffer. (On a batch's path: the
+    headers of common sizes are taken ready-made and text is encoded inline, which halves the
+    cost of byte-string formatting and a call per argument.)"""
     out = bytearray()
     for command in commands:
-        out += b"*%d\r\n" % len(command)
+        count = len(command)
+        out += _ARRAY_HEADS[count] if count < 32 else b"*%d\r\n" % count
         for argument in command:
-            data = _encode(argument, encoding, errors)
-            out += b"$%d\r\n%s\r\n" % (len(data), data)
+            data = (
+                argument.encode(encoding, errors) if argument.__class__ is str
+                else _encode(argument, encoding, errors)
+            )
+            size = len(data)
+            out += _BULK_HEADS[size] if size < 512 else b"$%d\r\n" % size
+            out += data
+            out += b"\r\n"
     return bytes(out)
 
 

@@ -65,6 +65,11 @@ def test_pack_makes_resp_arrays_of_bulk_strings() -> None:
     )
     with pytest.raises(TypeError):
         pack([("set", "k", True)])
+    long_value, many = "v" * 600, ("rpush", "k", *("x" * 40))
+    assert pack([("set", "k", long_value)]) == (
+        b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n$600\r\n" + long_value.encode() + b"\r\n"
+    )
+    assert pack([many]).startswith(b"*42\r\n$5\r\nrpush\r\n$1\r\nk\r\n$1\r\nx\r\n")
 
 
 def test_errors_that_mean_connect_afresh() -> None:
