@@ -20,6 +20,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 if TYPE_CHECKING:
     from .actors.push import PushSupervisor
+    from .hooks import HookRunner
     from .recording import Recording
     from .storage.snapshot import Snapshot
 
@@ -57,6 +58,7 @@ class FactoryStatus:
     post_failures: dict[str, int] = field(default_factory=dict)  # failed sends (each retried)
     last_delivery: dict[str, int | None] = field(default_factory=dict)  # epoch ms
     streaming: dict[str, object] = field(default_factory=dict)  # connected, connections, ...
+    hooks: dict[str, int] = field(default_factory=dict)  # registered, off_hot_path, errors...
 
 
 class ChangeSubscription:
@@ -164,6 +166,7 @@ def describe(
     mode: ModeStatus,
     snapshot: Snapshot,
     recording: Recording,
+    hooks: HookRunner | None = None,
 ) -> FactoryStatus:
     """Assemble ``factory.status()`` from the mode's part, the recorders and the snapshot (plain
     reads, any thread)."""
@@ -187,7 +190,20 @@ def describe(
         last_errors={**recording.problems(), **mode.problems},
         **recording.health(),
         streaming=dict(mode.streaming),
+        hooks=hook_figures(hooks),
     )
+
+
+def hook_figures(runner: HookRunner | None) -> dict[str, int]:
+    """Hooks registered, how many were moved off the hot path (too slow), the exceptions they
+    raised, and the off-path calls dropped because the hook worker's queue was full."""
+    entries = runner.entries if runner is not None else ()
+    return {
+        "registered": len(entries),
+        "off_hot_path": sum(1 for entry in entries if entry.deferred and not entry.is_async),
+        "errors": sum(entry.errors for entry in entries),
+        "dropped": runner.dropped if runner is not None else 0,
+    }
 
 
 def streaming_figures(push: PushSupervisor | None) -> dict[str, object]:
