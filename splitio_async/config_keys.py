@@ -38,7 +38,7 @@ OURS = frozenset({
     "impressionListenerDelivery", "destroyTimeout", "syncRetryBackoffBase",
     "syncRetryBackoffMax", "streamingReconnectBackoffBase", "streamingKeepaliveTimeout",
     "bootstrapFile", "cacheFile", "redisClusterNodes", "testData", "specRecheckInterval",
-    "proxyFromEnvironment",
+    "proxyFromEnvironment", "hooks", "hookBudgetMs",
     # limits on what is read (limits.py)
     "httpMaxResponseBytes", "httpRequestTimeout", "streamingMaxLineBytes",
     "streamingMaxEventBytes", "streamingMaxPayloadBytes", "maxFileBytes", "yamlMaxNodes",

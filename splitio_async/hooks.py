@@ -11,10 +11,13 @@ What the hot path pays, and why it is bounded:
 * No hook registered: nothing. The factory then uses the plain evaluation core; hooks are wired in
   by swapping in a hooked core when the first one is registered.
 * A plain (``def``) hook runs inline, in the caller's thread and context (so it sees the current
-  OpenTelemetry span). Each call is timed; the first one that takes longer than the budget
-  (``hookBudgetMs``, default ``DEFAULT_BUDGET_MS``) moves that hook off the hot path for good:
-  from then on the SDK's hook worker runs it, in order, in a worker thread, and one warning says
-  so. So a slow hook delays at most one call, and by at most what that call took.
+  OpenTelemetry span). Each call is timed; a hook that takes longer than the budget
+  (``hookBudgetMs``, default ``DEFAULT_BUDGET_MS``) on ``STRIKES`` calls within
+  ``STRIKE_WINDOW`` seconds is moved off the hot path for good: from then on the SDK's hook worker
+  runs it, in order, in a worker thread, and one warning says so. So a slow hook delays at most
+  ``STRIKES`` calls, and a hook that is slow now and then (or a machine that stalls a thread now
+  and then: a garbage collection, a busy CPU) fewer than ``STRIKES`` calls a minute, while a
+  single stall does not take a hook off the caller's context.
 * An ``async def`` hook (any of its methods) never runs on the hot path: the call queues one small
   tuple and the hook worker awaits the hook, ``before_evaluation`` then ``after_evaluation``, each
   under ``CALL_TIMEOUT``. The queue holds ``QUEUE_SIZE`` calls; beyond that they are dropped and
@@ -39,9 +42,16 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from time import perf_counter_ns
 from typing import Any, NamedTuple
 
+from .limits import checked_number, safe_repr
+
+__all__ = ("Evaluation", "EvaluationDetail", "Hook", "TrackedEvent")
+
 _LOGGER = logging.getLogger("splitio.hooks")
 
 DEFAULT_BUDGET_MS = 5.0  # a plain hook call longer than this moves the hook off the hot path
+MAX_BUDGET_MS = 60_000.0
+STRIKES = 3  # calls over the budget ...
+STRIKE_WINDOW = 60.0  # ... within this many seconds move a plain hook off the hot path
 CALL_TIMEOUT = 5.0  # seconds the hook worker waits for one call of an off-path hook
 QUEUE_SIZE = 10_000  # off-path hook calls waiting for the worker; beyond that: dropped, counted
 
@@ -109,6 +119,19 @@ class Hook:
         return None
 
 
+def hooks_from_config(raw: dict[str, Any]) -> tuple[list[Any], float]:
+    """The ``hooks`` (a list or tuple of hooks) and ``hookBudgetMs`` config keys; a value of
+    the wrong kind is logged and ignored, as every config key is."""
+    hooks = raw.get("hooks")
+    if hooks is None:
+        hooks = []
+    elif not isinstance(hooks, list | tuple):
+        _LOGGER.warning("hooks: expected a list of hooks, not %s; ignoring it.", safe_repr(hooks))
+        hooks = []
+    budget = float(checked_number(raw, "hookBudgetMs", DEFAULT_BUDGET_MS, 0, MAX_BUDGET_MS))
+    return list(hooks), budget
+
+
 def _implemented(hook: Any, name: str) -> Callable[..., Any] | None:
     """The hook's method ``name``, or None when it has none or inherits ``Hook``'s no-op."""
     method = getattr(hook, name, None)
@@ -122,8 +145,8 @@ def _implemented(hook: Any, name: str) -> Callable[..., Any] | None:
 class HookEntry:
     """One registered hook: its methods, where it runs, and what it has done wrong."""
 
-    __slots__ = ("after", "before", "deferred", "errors", "hook", "is_async", "name", "reported",
-                 "track")
+    __slots__ = ("after", "before", "deferred", "errors", "hook", "is_async", "last_strike",
+                 "name", "reported", "strikes", "track")
 
     def __init__(self, hook: Any) -> None:
         self.hook = hook
@@ -138,15 +161,17 @@ class HookEntry:
         self.deferred = self.is_async  # runs in the hook worker, not on the hot path
         self.errors = 0
         self.reported: set[str] = set()
+        self.strikes = 0  # calls over the budget since ``last_strike`` - STRIKE_WINDOW
+        self.last_strike = 0
 
-    def failed(self, method: str) -> None:
-        """Log the exception being handled, once per method of this hook; count it always."""
+    def failed(self, method: str, error: BaseException) -> None:
+        """Log ``error``, once per method of this hook; count it always."""
         self.errors += 1
         if method not in self.reported:
             self.reported.add(method)
-            _LOGGER.exception(
+            _LOGGER.error(
                 "Hook %s raised in %s (logged once; the evaluation is not affected)",
-                self.name, method,
+                self.name, method, exc_info=error,
             )
 
 
@@ -207,14 +232,25 @@ class HookRunner:
         self._deferred = tuple(entry for entry in self._entries if entry.deferred)
 
     def _over_budget(self, entry: HookEntry, method: str, elapsed_ns: int) -> None:
-        """``entry`` took longer than the budget: run it off the hot path from now on."""
+        """``entry`` took longer than the budget: its ``STRIKES``-th time within
+        ``STRIKE_WINDOW`` moves it off the hot path from now on."""
         if entry.deferred or self._submit is None:
+            return
+        now = perf_counter_ns()
+        if now - entry.last_strike > STRIKE_WINDOW * 1e9:
+            entry.strikes = 0
+        entry.strikes += 1
+        entry.last_strike = now
+        if entry.strikes < STRIKES:
+            _LOGGER.debug("Hook %s took %.1f ms in %s (budget %.1f ms)", entry.name,
+                          elapsed_ns / 1e6, method, self._budget_ns / 1e6)
             return
         entry.deferred = True
         self._sort()
         _LOGGER.warning(
-            "Hook %s took %.1f ms in %s (budget %.1f ms); it now runs off the hot path, in the "
-            "SDK's hook worker", entry.name, elapsed_ns / 1e6, method, self._budget_ns / 1e6,
+            "Hook %s took %.1f ms in %s, its call #%d over the budget (%.1f ms) within %d s; it "
+            "now runs off the hot path, in the SDK's hook worker", entry.name, elapsed_ns / 1e6,
+            method, STRIKES, self._budget_ns / 1e6, STRIKE_WINDOW,
         )
 
     # ------------------------------------------------------------------ evaluations
@@ -224,22 +260,11 @@ class HookRunner:
         ``after`` needs (the hooks run now, and their states, flag-major)."""
         inline = self._inline
         states: list[Any] = []
-        budget = self._budget_ns
         for evaluation in evaluations:
             for entry in inline:
                 before = entry.before
-                if before is None:
-                    states.append(None)
-                    continue
-                started = perf_counter_ns()
-                try:
-                    states.append(before(evaluation))
-                except Exception:
-                    states.append(None)
-                    entry.failed("before_evaluation")
-                elapsed = perf_counter_ns() - started
-                if elapsed > budget:
-                    self._over_budget(entry, "before_evaluation", elapsed)
+                states.append(None if before is None else
+                              self._run(entry, "before_evaluation", before, (evaluation,)))
         return inline, states
 
     def after(
@@ -251,7 +276,6 @@ class HookRunner:
         """Run the ``after_evaluation`` hooks begun by ``before``, and queue every call of the
         off-path hooks."""
         inline, states = begun
-        budget = self._budget_ns
         if inline:
             index = 0
             for evaluation, detail in zip(evaluations, details, strict=True):
@@ -259,16 +283,8 @@ class HookRunner:
                     state = states[index]
                     index += 1
                     after = entry.after
-                    if after is None:
-                        continue
-                    started = perf_counter_ns()
-                    try:
-                        after(evaluation, detail, state)
-                    except Exception:
-                        entry.failed("after_evaluation")
-                    elapsed = perf_counter_ns() - started
-                    if elapsed > budget:
-                        self._over_budget(entry, "after_evaluation", elapsed)
+                    if after is not None:
+                        self._run(entry, "after_evaluation", after, (evaluation, detail, state))
         deferred = self._deferred
         if deferred:
             begun_inline = set(inline)
@@ -282,22 +298,32 @@ class HookRunner:
 
     def tracked(self, event: TrackedEvent) -> None:
         """Run (or queue) every ``after_track`` hook."""
-        budget = self._budget_ns
         for entry in self._entries:
             track = entry.track
             if track is None:
                 continue
             if entry.deferred:
                 self._queue((entry, event))
-                continue
-            started = perf_counter_ns()
-            try:
-                track(event)
-            except Exception:
-                entry.failed("after_track")
+            else:
+                self._run(entry, "after_track", track, (event,))
+
+    def _run(
+        self, entry: HookEntry, method: str, function: Callable[..., Any], args: tuple[Any, ...]
+    ) -> Any:
+        """``function(*args)`` inline, timed; None if it raised (logged once). Only the hook's
+        own time counts against its budget, not the logging of its exception."""
+        started = perf_counter_ns()
+        try:
+            result = function(*args)
+        except Exception as exc:
             elapsed = perf_counter_ns() - started
-            if elapsed > budget:
-                self._over_budget(entry, "after_track", elapsed)
+            entry.failed(method, exc)
+            result = None
+        else:
+            elapsed = perf_counter_ns() - started
+        if elapsed > self._budget_ns:
+            self._over_budget(entry, method, elapsed)
+        return result
 
     def _queue(self, call: Deferred) -> None:
         submit = self._submit
@@ -330,6 +356,6 @@ def invoke(entry: HookEntry, method: str, function: Callable[..., Any] | None, *
         return None
     try:
         return function(*args)
-    except Exception:
-        entry.failed(method)
+    except Exception as exc:
+        entry.failed(method, exc)
         return None

@@ -57,7 +57,7 @@ async def _call(
         outcome = function(*args)
         if inspect.isawaitable(outcome):
             outcome = await outcome
-    except Exception:
-        entry.failed(method)
+    except Exception as exc:
+        entry.failed(method, exc)
         return None
     return outcome
