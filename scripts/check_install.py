@@ -85,6 +85,19 @@ EXTRA_CHECKS = {
         from splitio_async.transport.kerberos import load_spnego
         load_spnego("KERBEROS_PROXY")
     """,
+    "opentelemetry": """
+        from pathlib import Path
+        from splitio_async.hooks import Hook
+        from splitio_async.opentelemetry import instrument
+        from splitio_sync_shim import get_factory
+        flags = Path(QUICKSTART).with_name("flags.yaml")
+        factory = get_factory("localhost", config={"splitFile": str(flags)})
+        factory.block_until_ready(5)
+        instrument(factory, spans=True)  # the API alone: no-op tracer and meter
+        assert factory.client().get_treatment("alice", "new_checkout") == "on"
+        assert factory.status().hooks["errors"] == 0
+        factory.destroy()
+    """,
     "prometheus": """
         from pathlib import Path
         from prometheus_client import CollectorRegistry, generate_latest

@@ -28,12 +28,15 @@ from anyio.abc import TaskGroup, TaskStatus
 from . import modes
 from ._host import start_hosted
 from ._version import SDK_WIRE_VERSION, __version__
+from .actors.hook_worker import HookWorker
 from .actors.listener import ListenerActor, WorkerThreadListener
 from .client import Client
 from .config import Config
 from .core.evaluation import EvaluationCore
+from .core.hooked import hook_into
 from .engine.evaluator import Evaluator
 from .errors import InvalidSdkKeyError, SplitError, TimeoutException, at_boundary
+from .hooks import HookRunner, hooks_from_config
 from .lifecycle import DESTROYED, READY, WAITING_FORK, FactoryState, live_factories
 from .manager import Manager
 from .prefork import forks
@@ -105,6 +108,11 @@ class SplitFactory:
             self._recording, self._mark_ready, seed,
             live_factories.totals, self._created,
         ))
+        hooks, budget_ms = hooks_from_config(config.raw)
+        self._hook_worker = HookWorker()  # runs async hooks, and plain ones gone too slow
+        self._hooks = HookRunner(hooks, self._hook_worker.submit, budget_ms)
+        if self._hooks:  # without hooks the core stays the plain one: nothing to pay per call
+            hook_into(self._mode.core, self._hooks)
 
     # ------------------------------------------------------------------ public API
 
@@ -122,6 +130,20 @@ class SplitFactory:
         """A client (cheap: every client of a factory shares its core). Never raises; a client
         of a factory that is not ready or destroyed answers ``control``."""
         return Client(self, self._mode.core, self._mode.driver)
+
+    def add_hook(self, hook: Any) -> bool:
+        """Register an evaluation hook (see ``splitio_async.hooks``), from any thread; clients
+        created before see it from their next call. False (logged) when ``hook`` has none of
+        the hook methods."""
+        if not self._hooks.add(hook):
+            return False
+        hook_into(self._mode.core, self._hooks)
+        return True
+
+    @property
+    def hooks(self) -> tuple[Any, ...]:
+        """The registered evaluation hooks, in the order they run."""
+        return tuple(entry.hook for entry in self._hooks.entries)
 
     def manager(self) -> Manager:
         """A manager (what flags exist). Never raises."""
@@ -177,6 +199,7 @@ class SplitFactory:
             mode=self._mode.status(ready, destroyed),
             snapshot=self._state.snapshot,
             recording=self._recording,
+            hooks=self._hooks,
         )
 
     def changes(self) -> ChangeSubscription:
@@ -281,6 +304,7 @@ class SplitFactory:
 
     async def _start(self, tg: TaskGroup) -> None:
         await tg.start(self._hub.run)
+        await tg.start(self._hook_worker.run)
         if self._listener is not None:
             await tg.start(self._listener.run)
         sink = await self._mode.open()
@@ -292,6 +316,7 @@ class SplitFactory:
         self._recording.stop()
         if self._listener is not None:
             self._listener.stop()
+        self._hook_worker.stop()  # runs what is queued, within the deadline
         with anyio.move_on_after(self._config.destroy_timeout, shield=True):
             await self._recording.wait_done()
             await self._mode.final_flush()

@@ -12,12 +12,12 @@ What the hot path pays, and why it is bounded:
   by swapping in a hooked core when the first one is registered.
 * A plain (``def``) hook runs inline, in the caller's thread and context (so it sees the current
   OpenTelemetry span). Each call is timed; a hook that takes longer than the budget
-  (``hookBudgetMs``, default ``DEFAULT_BUDGET_MS``) on ``STRIKES`` calls within
-  ``STRIKE_WINDOW`` seconds is moved off the hot path for good: from then on the SDK's hook worker
-  runs it, in order, in a worker thread, and one warning says so. So a slow hook delays at most
-  ``STRIKES`` calls, and a hook that is slow now and then (or a machine that stalls a thread now
-  and then: a garbage collection, a busy CPU) fewer than ``STRIKES`` calls a minute, while a
-  single stall does not take a hook off the caller's context.
+  (``hookBudgetMs``, default ``DEFAULT_BUDGET_MS``) on ``STRIKES`` calls in a row is moved off
+  the hot path for good: from then on the SDK's hook worker runs it, in order, in a worker thread,
+  and one warning says so. So a slow hook holds up at most ``STRIKES`` calls; a single stall of
+  the caller's thread (a garbage collection, a busy machine's scheduler: several milliseconds
+  are common under load) does not take a hook out of the caller's context. A hook slow only
+  now and then stays inline: each of those calls waits for it.
 * An ``async def`` hook (any of its methods) never runs on the hot path: the call queues one small
   tuple and the hook worker awaits the hook, ``before_evaluation`` then ``after_evaluation``, each
   under ``CALL_TIMEOUT``. The queue holds ``QUEUE_SIZE`` calls; beyond that they are dropped and
@@ -50,8 +50,7 @@ _LOGGER = logging.getLogger("splitio.hooks")
 
 DEFAULT_BUDGET_MS = 5.0  # a plain hook call longer than this moves the hook off the hot path
 MAX_BUDGET_MS = 60_000.0
-STRIKES = 3  # calls over the budget ...
-STRIKE_WINDOW = 60.0  # ... within this many seconds move a plain hook off the hot path
+STRIKES = 3  # calls over the budget in a row move a plain hook off the hot path
 CALL_TIMEOUT = 5.0  # seconds the hook worker waits for one call of an off-path hook
 QUEUE_SIZE = 10_000  # off-path hook calls waiting for the worker; beyond that: dropped, counted
 
@@ -145,8 +144,8 @@ def _implemented(hook: Any, name: str) -> Callable[..., Any] | None:
 class HookEntry:
     """One registered hook: its methods, where it runs, and what it has done wrong."""
 
-    __slots__ = ("after", "before", "deferred", "errors", "hook", "is_async", "last_strike",
-                 "name", "reported", "strikes", "track")
+    __slots__ = ("after", "before", "deferred", "errors", "hook", "is_async", "name", "reported",
+                 "strikes", "track")
 
     def __init__(self, hook: Any) -> None:
         self.hook = hook
@@ -161,8 +160,7 @@ class HookEntry:
         self.deferred = self.is_async  # runs in the hook worker, not on the hot path
         self.errors = 0
         self.reported: set[str] = set()
-        self.strikes = 0  # calls over the budget since ``last_strike`` - STRIKE_WINDOW
-        self.last_strike = 0
+        self.strikes = 0  # calls over the budget in a row
 
     def failed(self, method: str, error: BaseException) -> None:
         """Log ``error``, once per method of this hook; count it always."""
@@ -187,7 +185,8 @@ class HookRunner:
     the hook worker (any thread) and returns False when its queue is full.
     """
 
-    __slots__ = ("_budget_ns", "_deferred", "_entries", "_inline", "_submit", "dropped")
+    __slots__ = ("_budget_ns", "_deferred", "_entries", "_inline", "_inline_before", "_submit",
+                 "dropped")
 
     def __init__(
         self,
@@ -199,6 +198,7 @@ class HookRunner:
         self._budget_ns = int(budget_ms * 1_000_000)
         self._entries: tuple[HookEntry, ...] = ()
         self._inline: tuple[HookEntry, ...] = ()
+        self._inline_before = False  # whether an inline hook has a before_evaluation
         self._deferred: tuple[HookEntry, ...] = ()
         self.dropped = 0  # off-path calls refused by a full queue
         for hook in hooks:
@@ -228,19 +228,17 @@ class HookRunner:
         return True
 
     def _sort(self) -> None:
-        self._inline = tuple(entry for entry in self._entries if not entry.deferred)
+        inline = tuple(entry for entry in self._entries if not entry.deferred)
+        self._inline_before = any(entry.before is not None for entry in inline)
+        self._inline = inline
         self._deferred = tuple(entry for entry in self._entries if entry.deferred)
 
     def _over_budget(self, entry: HookEntry, method: str, elapsed_ns: int) -> None:
-        """``entry`` took longer than the budget: its ``STRIKES``-th time within
-        ``STRIKE_WINDOW`` moves it off the hot path from now on."""
+        """``entry`` took longer than the budget: the ``STRIKES``-th time in a row moves it off
+        the hot path from now on."""
         if entry.deferred or self._submit is None:
             return
-        now = perf_counter_ns()
-        if now - entry.last_strike > STRIKE_WINDOW * 1e9:
-            entry.strikes = 0
         entry.strikes += 1
-        entry.last_strike = now
         if entry.strikes < STRIKES:
             _LOGGER.debug("Hook %s took %.1f ms in %s (budget %.1f ms)", entry.name,
                           elapsed_ns / 1e6, method, self._budget_ns / 1e6)
@@ -248,17 +246,21 @@ class HookRunner:
         entry.deferred = True
         self._sort()
         _LOGGER.warning(
-            "Hook %s took %.1f ms in %s, its call #%d over the budget (%.1f ms) within %d s; it "
-            "now runs off the hot path, in the SDK's hook worker", entry.name, elapsed_ns / 1e6,
-            method, STRIKES, self._budget_ns / 1e6, STRIKE_WINDOW,
+            "Hook %s took %.1f ms in %s, its %d calls in a row over the budget (%.1f ms); it now "
+            "runs off the hot path, in the SDK's hook worker", entry.name, elapsed_ns / 1e6,
+            method, STRIKES, self._budget_ns / 1e6,
         )
 
     # ------------------------------------------------------------------ evaluations
 
-    def before(self, evaluations: Sequence[Evaluation]) -> tuple[tuple[HookEntry, ...], list[Any]]:
+    def before(
+        self, evaluations: Sequence[Evaluation]
+    ) -> tuple[tuple[HookEntry, ...], list[Any] | None]:
         """Run the inline ``before_evaluation`` hooks for each of ``evaluations``; returns what
-        ``after`` needs (the hooks run now, and their states, flag-major)."""
+        ``after`` needs (the hooks run now, and their states, flag-major; None: no state)."""
         inline = self._inline
+        if not self._inline_before:
+            return inline, None
         states: list[Any] = []
         for evaluation in evaluations:
             for entry in inline:
@@ -269,7 +271,7 @@ class HookRunner:
 
     def after(
         self,
-        begun: tuple[tuple[HookEntry, ...], list[Any]],
+        begun: tuple[tuple[HookEntry, ...], list[Any] | None],
         evaluations: Sequence[Evaluation],
         details: Sequence[EvaluationDetail],
     ) -> None:
@@ -280,7 +282,7 @@ class HookRunner:
             index = 0
             for evaluation, detail in zip(evaluations, details, strict=True):
                 for entry in inline:
-                    state = states[index]
+                    state = None if states is None else states[index]
                     index += 1
                     after = entry.after
                     if after is not None:
@@ -323,6 +325,8 @@ class HookRunner:
             elapsed = perf_counter_ns() - started
         if elapsed > self._budget_ns:
             self._over_budget(entry, method, elapsed)
+        elif entry.strikes:
+            entry.strikes = 0
         return result
 
     def _queue(self, call: Deferred) -> None:

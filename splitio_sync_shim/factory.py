@@ -77,6 +77,9 @@ class SyncSplitFactory:
         if fresh is None:
             return
         atexit.unregister(fresh._at_exit)
+        for hook in self._factory.hooks:  # those added with add_hook are not in the config
+            if hook not in fresh.hooks:
+                fresh.add_hook(hook)
         self._host(fresh._factory, fresh._portal)
 
     def _forked(self) -> None:
@@ -112,6 +115,17 @@ class SyncSplitFactory:
         manager = Manager(self)
         self._facades.add(manager)
         return manager
+
+    def add_hook(self, hook: Any) -> bool:
+        """Register an evaluation hook (see ``splitio_async.hooks``), from any thread; clients
+        created before see it from their next call. False (logged) when ``hook`` has none of
+        the hook methods."""
+        return self._factory.add_hook(hook)
+
+    @property
+    def hooks(self) -> tuple[Any, ...]:
+        """The registered evaluation hooks, in the order they run."""
+        return self._factory.hooks
 
     def block_until_ready(self, timeout: float | None = None) -> None:
         """Block until ready; raises TimeoutException after ``timeout`` seconds. Returns at once

@@ -103,3 +103,15 @@ def test_propagation_quick_run_reports(tmp_path: Path) -> None:
     for kind in (payload, segment):
         assert 0 <= kind["recv_ms"] <= kind["median_ms"]
     assert "SEGMENT_UPDATE" in done.stdout and "ours asyncio" in done.stdout
+
+
+def test_the_hook_cost_benchmark_runs() -> None:
+    """bench_hooks.py's smoke run: every variant timed through both APIs."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_hooks.py"), "--quick", "--budget", "0.01"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for row in ("shim/get_treatment", "asyncio/get_treatments(3)"):
+        assert row in done.stdout
+    assert "otel-spans" in done.stdout.splitlines()[0]

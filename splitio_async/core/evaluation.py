@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 from .._version import SDK_WIRE_VERSION
 from ..actors.intake import Intake
 from ..engine.evaluator import EvaluationData, EvaluationResult, Evaluator
+from ..hooks import HookRunner
 from ..lifecycle import DESTROYED, NOT_INITIALIZED, READY, WAITING_FORK, FactoryState
 from ..models import labels
 from ..models.events import Event
@@ -89,6 +90,7 @@ class EvaluationCore:
         "_evaluator",
         "_event_types",
         "_events",
+        "_hooks",
         "_impressions",
         "_instance_id",
         "_labels",
@@ -123,6 +125,7 @@ class EvaluationCore:
         self._telemetry = telemetry
         self._remote = remote
         self._event_types: set[str] = set()
+        self._hooks: HookRunner | None = None  # read only by core.hooked's subclass
 
     # ------------------------------------------------------------------ single flag
 

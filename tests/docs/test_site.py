@@ -15,6 +15,7 @@ import pytest
 
 from splitio_async.config import Config
 from splitio_async.config_keys import KNOWN
+from splitio_async.hooks import hooks_from_config
 from splitio_async.redis.settings import RedisSettings
 from tests.conftest import REPO
 from tests.docs.conftest import build_site, mkdocs_or_skip
@@ -27,6 +28,9 @@ PUBLIC_MODULES = (
     "splitio_async.prefork",
     "splitio_async.testing",
     "splitio_async.openfeature",
+    "splitio_async.hooks",
+    "splitio_async.opentelemetry",
+    "splitio_async.prometheus",
     "splitio_async.pytest_plugin",
     "splitio_sync_shim",
     "splitio_sync_shim.exceptions",
@@ -119,6 +123,17 @@ class _Limits:
         return Config.from_dict(raw).limits
 
 
+class _Hooks:
+    """The hook settings as the factory reads them from a config dict."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.hooks, self.budget_ms = hooks_from_config(raw)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> _Hooks:
+        return cls(raw)
+
+
 # key -> (settings object, attribute): the documented default must be the code's
 CONFIG_DEFAULTS: dict[str, tuple[Any, str]] = {
     **{key: (Config, attr) for key, attr in {
@@ -152,6 +167,8 @@ CONFIG_DEFAULTS: dict[str, tuple[Any, str]] = {
         "maxFileBytes": "max_file_bytes", "yamlMaxNodes": "yaml_max_nodes",
         "jsonMaxDepth": "json_max_depth",
     }.items()},
+    "hooks": (_Hooks, "hooks"),
+    "hookBudgetMs": (_Hooks, "budget_ms"),
     **{key: (RedisSettings, attr) for key, attr in {
         "redisHost": "host", "redisPort": "port", "redisDb": "db",
         "redisUsername": "username", "redisPassword": "password",
