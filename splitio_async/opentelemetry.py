@@ -149,6 +149,8 @@ class OpenTelemetryHook(Hook):
     def after_evaluation(
         self, evaluation: Evaluation, detail: EvaluationDetail, state: Any
     ) -> None:
+        """Add the ``feature_flag`` event to the current span (when it records), end this
+        evaluation's span (``spans=True``), count the evaluation."""
         span = trace.get_current_span()
         if span.is_recording() or state is not None:
             attributes = self._event_attributes(evaluation, detail)
@@ -167,6 +169,7 @@ class OpenTelemetryHook(Hook):
             self._latency.record(detail.duration, {"splitio.method": evaluation.method})
 
     def after_track(self, event: TrackedEvent) -> None:
+        """Count the ``track`` call by event type and outcome."""
         if self._metrics:
             counted = (event.event_type, event.queued)
             with self._lock:
@@ -225,6 +228,7 @@ class _SpanningHook(OpenTelemetryHook):
     """``OpenTelemetryHook(spans=True)``: a span per evaluation, ended by ``after_evaluation``."""
 
     def before_evaluation(self, evaluation: Evaluation) -> Any:
+        """Start this evaluation's span, a child of the current span."""
         return self._tracer.start_span(SPAN_NAME, attributes={
             "feature_flag.key": evaluation.flag,
             "feature_flag.provider.name": self._provider,

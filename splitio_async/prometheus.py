@@ -53,6 +53,8 @@ class StatusCollector(Collector):
         self._labels = dict(labels or {})
 
     def collect(self) -> Iterator[Metric]:
+        """The metrics of one scrape, from one ``factory.status()`` read (nothing once the
+        factory is gone)."""
         factory = self._factory()
         if factory is None:
             return
