@@ -104,8 +104,8 @@ def test_the_shims_shared_methods_are_the_async_ones() -> None:
 # counts, last error, bootstrap source). The cores, the driver, the state, the events hub, the
 # task and the fork transitions are for the shim and the integrations: ``lowlevel.internals``.
 FACTORY_API = {
-    "block_until_ready", "bootstrapped_from", "changes", "client", "delivery_counts", "destroy",
-    "destroyed", "last_error", "manager", "ready", "status",
+    "add_hook", "block_until_ready", "bootstrapped_from", "changes", "client", "delivery_counts",
+    "destroy", "destroyed", "hooks", "last_error", "manager", "ready", "status",
 }
 
 

@@ -260,13 +260,14 @@ async def test_a_hook_added_later_reaches_existing_clients(tmp_path: Path) -> No
     async with open_factory("localhost", config={"splitFile": flags_file(tmp_path)}) as factory:
         await factory.block_until_ready(5)
         client = factory.client()
-        plain = type(factory.core)
-        assert plain.__name__ == "EvaluationCore"  # no hook: the plain core, nothing checked
+        # no hook: the plain core, nothing checked per call
+        assert type(client._core).__name__ == "EvaluationCore"
         await client.get_treatment("alice", "f")
         hook = Recording()
         assert factory.add_hook(hook) is True
         assert factory.add_hook(object()) is False  # no hook method: refused, logged
         assert factory.hooks == (hook,)
+        assert type(client._core).__name__ == "HookedEvaluationCore"  # the same core, in place
         await client.get_treatment("bob", "f")
         assert await factory.client().track("bob", "user", "checkout")
     assert [e.key for e in hook.before] == ["bob"]
