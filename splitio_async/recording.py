@@ -16,14 +16,14 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from .actors.api_sink import CountsDestination, ImpressionCounters
-from .actors.intake import Intake
+from .actors.impression_counters import CountsDestination, ImpressionCounters
 from .actors.recorder import Recorder, discard
 from .config import Config
 from .engine.impressions import ImpressionsStrategy
 from .models.events import Event
 from .models.impressions import Impression, ImpressionRecord
 from .models.telemetry import RecordingStats
+from .runtime.intake import Intake
 
 EVENTS_FLUSH_BYTES = 5 * 1024 * 1024  # queued event bytes that trigger a flush (official cap)
 KINDS = ("impressions", "events")

@@ -43,7 +43,6 @@ from ._flag_spec import (
     partitions_of,
     string_list,
 )
-from .actors.intake import Intake
 from .actors.messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
 from .config import Config
 from .lifecycle import FactoryState
@@ -53,6 +52,7 @@ from .models.splits import Split, parse_split
 from .modes import Mode, register
 from .modes.data_source import CONFIG_KEY, Feed
 from .recording import Recording, Sink
+from .runtime.intake import Intake
 from .status import ModeStatus
 from .storage.snapshot import FlagChanges
 

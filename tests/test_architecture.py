@@ -18,7 +18,7 @@ IO_AND_CONCURRENCY = ("anyio", "sniffio", "trio", "asyncio", "httpx", "httpx_sse
 PURE = [
     "models", "engine", "localhost", "storage/snapshot.py", "lifecycle.py", "errors.py",
     "config.py", "validation.py", "properties.py", "key.py", "manager.py",
-    "actors/intake.py", "core", "redis/settings.py", "redis/keys.py",
+    "runtime/intake.py", "core", "redis/settings.py", "redis/keys.py",
     "storage/consumer_view.py", "storage/reads.py", "redis/commands.py",
     "storage/segment_keys.py", "limits.py", "bounded_json.py",
     "inflate.py", "redaction.py", "_flag_spec.py",
@@ -65,7 +65,7 @@ def test_pure_layers_import_no_io_or_concurrency() -> None:
                 assert not name.startswith(("splitio_async.factory", "splitio_async.client",
                                             "splitio_async.transport")), f"{path}: {name}"
                 if name.startswith("splitio_async.actors"):
-                    assert name.startswith("splitio_async.actors.intake"), f"{path}: {name}"
+                    assert name.startswith("splitio_async.runtime.intake"), f"{path}: {name}"
 
 
 def test_shim_only_uses_public_names_and_lowlevel() -> None:

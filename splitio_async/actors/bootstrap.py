@@ -8,7 +8,7 @@ data). With ``cacheFile`` the SDK writes that file itself: after the first live 
 changes, at most every ``WRITE_PERIOD`` seconds, atomically (temporary file + rename), and once
 more at shutdown.
 
-A snapshot is read like any foreign input (``actors.files``: a regular file of at most
+A snapshot is read like any foreign input (``runtime.files``: a regular file of at most
 ``maxFileBytes``; JSON nested at most ``jsonMaxDepth`` deep): one that cannot be used is logged
 and ignored, whatever is wrong with it, and the SDK starts as if there were none.
 """
@@ -33,10 +33,10 @@ from ..lifecycle import FactoryState
 from ..limits import DATA_ERRORS, Limits, describe_data_error
 from ..models.rule_based_segments import parse_rule_based_segment
 from ..models.splits import parse_split
+from ..runtime.backoff import ProblemLog
+from ..runtime.files import read_bounded
 from ..status import ChangeSubscription
 from ..storage.snapshot import FlagChanges, Snapshot
-from .backoff import ProblemLog
-from .files import read_bounded
 from .flag_syncer import FlagSyncer
 from .messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
 from .segment_syncer import SegmentSyncer

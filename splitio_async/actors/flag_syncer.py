@@ -16,12 +16,12 @@ from ..lifecycle import FactoryState
 from ..limits import DATA_ERRORS, describe_data_error
 from ..models.rule_based_segments import RuleBasedSegment, parse_rule_based_segment
 from ..models.splits import Split, parse_split
+from ..runtime.backoff import Backoff, ThrottledLog
+from ..runtime.spec_version import SpecVersion
 from ..storage.snapshot import FlagChanges
 from ..transport.errors import APIError
 from ..transport.http import SplitAPI
-from .backoff import Backoff, ThrottledLog
 from .messages import ApplyFlags, StorageMessage
-from .spec_version import SpecVersion
 
 _LOGGER = logging.getLogger("splitio.sync.split")
 

@@ -6,7 +6,7 @@ handed to the user, so a malformed file is an error at ``get_factory`` naming th
 reload keeps the last good data, is logged once per distinct problem and shows in ``status()``
 (``last_errors["localhost"]``) until a reload succeeds.
 
-Files are read within bounds (``actors.files``: regular files only, at most ``maxFileBytes``) and
+Files are read within bounds (``runtime.files``: regular files only, at most ``maxFileBytes``) and
 every data error of a parser (nesting past ``jsonMaxDepth`` or the recursion limit, integers past
 Python's digit limit, YAML aliases expanding past ``yamlMaxNodes``) is a ``LocalhostFileError``
 naming the file: never the end of this actor, nor of the factory.
@@ -37,9 +37,9 @@ from ..localhost import (
 )
 from ..models.rule_based_segments import RuleBasedSegment, parse_rule_based_segment
 from ..models.splits import Split, parse_split
+from ..runtime.backoff import ProblemLog
+from ..runtime.files import read_bounded
 from ..storage.snapshot import FlagChanges, Snapshot
-from .backoff import ProblemLog
-from .files import read_bounded
 from .messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
 
 _LOGGER = logging.getLogger("splitio.sync.localhost")

@@ -38,13 +38,13 @@ from ..models.notifications import (
     parse_error,
     parse_message,
 )
+from ..runtime.backoff import Backoff, ProblemLog, ThrottledLog
+from ..runtime.push_status import PushStatus, StatusTracker
 from ..transport.auth import PushDisabled, Token, authenticate
 from ..transport.errors import APIError
 from ..transport.http import SplitAPI
 from ..transport.sse import StreamError, open_stream, stream_url
-from .backoff import Backoff, ProblemLog, ThrottledLog
 from .messages import KillFlag, StorageMessage
-from .push_status import PushStatus, StatusTracker
 from .push_worker import Update
 from .synchronizer import SyncControl
 

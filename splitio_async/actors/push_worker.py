@@ -33,10 +33,10 @@ from ..models.notifications import (
 )
 from ..models.rule_based_segments import parse_rule_based_segment
 from ..models.splits import parse_split
+from ..runtime.backoff import ProblemLog, ThrottledLog
 from ..storage.snapshot import FlagChanges
 from ..transport.bounded import drive
 from ..transport.errors import APIError
-from .backoff import ProblemLog, ThrottledLog
 from .flag_syncer import FlagSyncer
 from .messages import ApplyFlags, StorageMessage
 from .segment_syncer import SegmentSyncer

@@ -25,9 +25,9 @@ from typing import Generic, TypeVar
 import anyio
 from anyio.abc import TaskStatus
 
-from .backoff import Backoff, ProblemLog
-from .intake import Intake
-from .waker import Waker
+from ..runtime.backoff import Backoff, ProblemLog
+from ..runtime.intake import Intake
+from ..runtime.waker import Waker
 
 _LOGGER = logging.getLogger("splitio.recorder")
 

@@ -10,9 +10,9 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ..lifecycle import FactoryState
+from ..runtime.backoff import Backoff
 from ..transport.errors import APIError
 from ..transport.http import SplitAPI
-from .backoff import Backoff
 from .messages import ApplySegment, StorageMessage
 
 _LOGGER = logging.getLogger("splitio.sync.segment")

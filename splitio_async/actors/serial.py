@@ -13,8 +13,8 @@ from typing import Generic, TypeVar
 import anyio
 from anyio.abc import TaskStatus
 
-from .intake import Intake
-from .waker import Waker
+from ..runtime.intake import Intake
+from ..runtime.waker import Waker
 
 T = TypeVar("T")
 

@@ -22,8 +22,8 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ..lifecycle import FactoryState
 from ..limits import DATA_ERRORS, describe_data_error
+from ..runtime.backoff import Backoff, ProblemLog
 from ..transport.errors import APIError, AuthError, URITooLongError
-from .backoff import Backoff, ProblemLog
 from .flag_syncer import FlagSyncer
 from .messages import MarkReady, StorageMessage
 from .segment_syncer import SegmentSyncer

@@ -31,9 +31,9 @@ from ..models.telemetry import (
     StorageStats,
     TelemetryStore,
 )
+from ..runtime.intake import Intake
+from ..runtime.waker import Waker
 from ..storage.snapshot import Snapshot
-from .intake import Intake
-from .waker import Waker
 
 _LOGGER = logging.getLogger("splitio.sync.telemetry")
 

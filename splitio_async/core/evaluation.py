@@ -32,7 +32,6 @@ from time import perf_counter_ns
 from typing import Any, NamedTuple
 
 from .._version import SDK_WIRE_VERSION
-from ..actors.intake import Intake
 from ..engine.evaluator import EvaluationData, EvaluationResult, Evaluator
 from ..hooks import HookRunner
 from ..lifecycle import DESTROYED, NOT_INITIALIZED, READY, WAITING_FORK, FactoryState
@@ -41,6 +40,7 @@ from ..models.events import Event
 from ..models.impressions import Impression, ImpressionRecord, impression_of
 from ..models.telemetry import EXCEPTION, METHOD_CODES, NOT_READY_CALL, CallRecord
 from ..properties import validate_properties
+from ..runtime.intake import Intake
 from ..validation import (
     MAX_KEY_LENGTH,
     raw_flag_names,

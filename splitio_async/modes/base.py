@@ -21,7 +21,6 @@ from anyio.abc import TaskGroup
 from anyio.lowlevel import checkpoint
 from anyio.streams.memory import MemoryObjectSendStream
 
-from ..actors.intake import Intake
 from ..actors.messages import StorageMessage
 from ..actors.storage import INBOX_SIZE, StorageActor
 from ..config import Config
@@ -32,6 +31,7 @@ from ..core.steps import Driver
 from ..lifecycle import FactoryState
 from ..models.telemetry import CallRecord
 from ..recording import Recording, Sink
+from ..runtime.intake import Intake
 from ..sdk_events import SdkEventsHub
 from ..status import ChangeFeed, ModeStatus
 from ..storage.snapshot import Snapshot

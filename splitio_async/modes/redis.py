@@ -16,7 +16,6 @@ from anyio.abc import TaskGroup
 
 from .._optional import require
 from .._threads import to_worker_thread
-from ..actors.backoff import Backoff, ProblemLog
 from ..actors.telemetry import new_intake
 from ..config import Config
 from ..core.remote import Remote
@@ -26,6 +25,7 @@ from ..redis.commands import RedisReader
 from ..redis.keys import RedisKeys
 from ..redis.settings import RedisSettings, is_redis_mode
 from ..redis.sink import RedisSink, RedisTelemetry
+from ..runtime.backoff import Backoff, ProblemLog
 from ..status import ModeStatus
 from ..storage.consumer_view import ConsumerView
 from ..storage.reads import describe_error, unavailable

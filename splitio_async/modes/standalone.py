@@ -13,21 +13,21 @@ import httpx
 from anyio.abc import TaskGroup
 
 from .._threads import to_worker_thread
-from ..actors.api_sink import events_body, impressions_body
 from ..actors.bootstrap import CacheWriter, bootstrap
 from ..actors.flag_syncer import FlagSyncer
 from ..actors.push import PushSupervisor
 from ..actors.push_worker import QUEUE_SIZE as UPDATES_QUEUE
 from ..actors.push_worker import PushWorker, Update
 from ..actors.segment_syncer import SegmentSyncer
-from ..actors.spec_version import SpecVersion
 from ..actors.synchronizer import Synchronizer
 from ..actors.telemetry import TelemetryActor, describe_config, new_intake
 from ..config import Config
 from ..models.events import Event
 from ..models.impressions import Impression
 from ..models.telemetry import TelemetryStore
+from ..models.wire import events_body, impressions_body
 from ..recording import Sink
+from ..runtime.spec_version import SpecVersion
 from ..status import ModeStatus, streaming_figures
 from ..transport.http import (
     DEFAULT_URLS,

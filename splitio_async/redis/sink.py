@@ -19,11 +19,11 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from ..actors.intake import Intake
-from ..actors.waker import Waker
 from ..models.events import Event
 from ..models.impressions import Impression
 from ..models.telemetry import EXCEPTION, METHOD_CODES, NOT_READY, CallRecord, bucket_index
+from ..runtime.intake import Intake
+from ..runtime.waker import Waker
 from ..transport.metadata import SdkMetadata
 from .commands import Batch
 from .keys import IMPRESSIONS_TTL, RedisKeys

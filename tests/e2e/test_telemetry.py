@@ -12,7 +12,6 @@ import anyio
 import pytest
 
 from splitio_async import SdkEvent, TimeoutException, get_factory_async
-from splitio_async.actors.intake import Intake
 from splitio_async.actors.telemetry import TelemetryActor
 from splitio_async.lifecycle import FactoryState
 from splitio_async.lowlevel import EvaluationCore, internals
@@ -23,6 +22,7 @@ from splitio_async.models.telemetry import (
     ConfigSettings,
     RecordingStats,
 )
+from splitio_async.runtime.intake import Intake
 from splitio_sync_shim import get_factory
 from tests.e2e.test_standalone import FAST, start
 from tests.fakes.split_server import FakeSplitServer

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from splitio_async.actors.intake import Intake
 from splitio_async.core.evaluation import EvaluationCore, EvaluationOptions
 from splitio_async.core.manager import ManagerCore
 from splitio_async.core.remote import Remote
@@ -19,6 +18,7 @@ from splitio_async.engine.evaluator import EvaluationData, EvaluationResult, Eva
 from splitio_async.lifecycle import FactoryState
 from splitio_async.models.splits import Split
 from splitio_async.models.telemetry import CallRecord
+from splitio_async.runtime.intake import Intake
 from splitio_async.storage.reads import Answers, Reads
 from tests.unit.builders import flag_json, snapshot
 

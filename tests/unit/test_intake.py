@@ -3,7 +3,7 @@ far behind a send in progress makes producers yield."""
 
 from __future__ import annotations
 
-from splitio_async.actors.intake import Intake
+from splitio_async.runtime.intake import Intake
 
 
 def _intake() -> tuple[Intake[int], list[int]]:

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from splitio_async import bounded_json
-from splitio_async.actors.backoff import ProblemLog, ThrottledLog
-from splitio_async.actors.files import NotARegularFile, read_bounded
 from splitio_async.config import Config
 from splitio_async.inflate import GZIP, ZLIB, Inflater, inflate
 from splitio_async.limits import LimitExceeded, Limits, is_finite_number, safe_repr
 from splitio_async.redaction import RedactingFilter, redact
 from splitio_async.redis.settings import RedisSettings
+from splitio_async.runtime.backoff import ProblemLog, ThrottledLog
+from splitio_async.runtime.files import NotARegularFile, read_bounded
 from splitio_async.transport.bounded import describe_error
 
 # ---------------------------------------------------------------------------------- JSON

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from splitio_async.actors.spec_version import RECHECK_INTERVAL, SpecVersion
+from splitio_async.runtime.spec_version import RECHECK_INTERVAL, SpecVersion
 from splitio_async.transport.errors import APIError, URITooLongError
 from splitio_async.transport.http import SplitAPI, build_client, resolve_urls
 from splitio_async.transport.metadata import SdkMetadata
