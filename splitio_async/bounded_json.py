@@ -7,7 +7,7 @@ of the document itself (objects down to depth 3, arrays down to depth 4: the sec
 ``splitChanges`` or segment answer, the list of flags, the list of segment keys) and hands each
 value below to the C scanner, one at a time. It is a generator: it yields whenever
 ``SLICE_SECONDS`` have passed, so an async caller awaits a checkpoint there (``drive`` in
-``transport.bounded``) and a sync caller simply exhausts it (``parse``). One slice is then
+``runtime.slices``) and a sync caller simply exhausts it (``parse``). One slice is then
 bounded by the largest single flag, rule-based segment or key rather than by the whole answer.
 
 Nesting deeper than ``max_depth`` raises ``LimitExceeded`` naming ``jsonMaxDepth``: Python code

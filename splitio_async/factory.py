@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import socket
 import sys
 import time
 import weakref
@@ -44,6 +43,7 @@ from .recording import Recording
 from .sdk_events import SdkEventsHub
 from .status import ChangeFeed, ChangeSubscription, FactoryStatus, describe
 from .storage.snapshot import Snapshot
+from .transport.metadata import host_name
 
 if TYPE_CHECKING:
     pass
@@ -54,12 +54,7 @@ _LOGGER = logging.getLogger("splitio.client.factory")
 def _instance_id(config: Config) -> str:
     if not config.ip_addresses_enabled:
         return "NA"
-    if config.machine_name:
-        return config.machine_name
-    try:
-        return socket.gethostname() or "unknown"
-    except OSError:
-        return "unknown"
+    return config.machine_name or host_name()
 
 
 class SplitFactory:

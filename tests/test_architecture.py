@@ -1,5 +1,6 @@
-"""The layering rules of DESIGN.md and STYLE.md, checked on the source (AST) so they hold in CI:
-the evaluation engine stays pure, the shim stays a facade, and no task is spawned unowned."""
+"""The layering rules of DESIGN.md and STYLE.md §2, checked on the source (AST) so they hold in
+CI: the evaluation engine stays pure, network libraries stay at the edge, actors depend on ports,
+the shim stays a facade, and no task is spawned unowned."""
 
 from __future__ import annotations
 
@@ -21,8 +22,17 @@ PURE = [
     "runtime/intake.py", "core", "redis/settings.py", "redis/keys.py",
     "storage/consumer_view.py", "storage/reads.py", "redis/commands.py",
     "storage/segment_keys.py", "limits.py", "bounded_json.py",
-    "inflate.py", "redaction.py", "_flag_spec.py",
+    "inflate.py", "redaction.py", "_flag_spec.py", "runtime/push_status.py",
 ]
+# what the pure modules may take from the actors' building blocks (both pure themselves)
+PURE_RUNTIME = ("splitio_async.runtime.intake", "splitio_async.runtime.push_status")
+NETWORK = ("httpx", "httpx_sse", "httpcore", "redis", "socket", "ssl")
+# outside transport/, the Redis package's two edge modules (they build redis-py clients)
+EDGE_MODULES = ("redis/resp.py", "redis/connection.py")
+ACTORS = ("actors", "runtime")  # the actors and what they are built from
+PORTS = ("splitio_async.transport.protocols", "splitio_async.transport.errors")
+ABOVE_ACTORS = ("splitio_async.factory", "splitio_async.client", "splitio_async.manager",
+                "splitio_async.testing", "splitio_async.lowlevel", "splitio_sync_shim")
 
 
 # modules of splitio_async the shim may import besides the package's own public names
@@ -64,8 +74,35 @@ def test_pure_layers_import_no_io_or_concurrency() -> None:
                 assert root not in IO_AND_CONCURRENCY, f"{path} imports {name}"
                 assert not name.startswith(("splitio_async.factory", "splitio_async.client",
                                             "splitio_async.transport")), f"{path}: {name}"
-                if name.startswith("splitio_async.actors"):
-                    assert name.startswith("splitio_async.runtime.intake"), f"{path}: {name}"
+                assert not name.startswith("splitio_async.actors"), f"{path}: {name}"
+                if name.startswith("splitio_async.runtime"):
+                    assert name.startswith(PURE_RUNTIME), f"{path}: {name}"
+
+
+def test_network_libraries_only_at_the_edge() -> None:
+    """httpx, httpx-sse, redis-py and sockets are imported by ``transport/`` (and the Redis
+    package's edge modules) only: everything else reaches the network through them."""
+    for root, package in ((PACKAGE, "splitio_async"), (SHIM, "splitio_sync_shim")):
+        for path in sorted(root.rglob("*.py")):
+            relative = path.relative_to(root).as_posix()
+            if root is PACKAGE and (relative.startswith("transport/")
+                                    or relative in EDGE_MODULES):
+                continue
+            for name in _imports(path, package):
+                assert name.split(".")[0] not in NETWORK, f"{path} imports {name}"
+
+
+def test_actors_depend_on_ports() -> None:
+    """Actors (and their building blocks) take the transport through ``transport.protocols``
+    (and its errors), never an HTTP, SSE or Redis implementation, and know nothing above them."""
+    for entry in ACTORS:
+        for path in _modules(PACKAGE, entry):
+            if path.name == "redis_sink.py":  # moving to the Redis package (issue 13, point 8)
+                continue
+            for name in _imports(path, "splitio_async"):
+                if name.startswith("splitio_async.transport."):
+                    assert name.startswith(PORTS), f"{path} imports {name}"
+                assert not name.startswith(ABOVE_ACTORS), f"{path} imports {name}"
 
 
 def test_shim_only_uses_public_names_and_lowlevel() -> None:

@@ -17,10 +17,11 @@ from ..limits import DATA_ERRORS, describe_data_error
 from ..models.rule_based_segments import RuleBasedSegment, parse_rule_based_segment
 from ..models.splits import Split, parse_split
 from ..runtime.backoff import Backoff, ThrottledLog
+from ..runtime.clock import SYSTEM_CLOCK
 from ..runtime.spec_version import SpecVersion
 from ..storage.snapshot import FlagChanges
 from ..transport.errors import APIError
-from ..transport.http import SplitAPI
+from ..transport.protocols import ChangesAPI, Clock
 from .messages import ApplyFlags, StorageMessage
 
 _LOGGER = logging.getLogger("splitio.sync.split")
@@ -67,16 +68,19 @@ def _int(section: dict[str, Any], field: str, default: int) -> int:
 class FlagSyncer:
     def __init__(
         self,
-        api: SplitAPI,
+        api: ChangesAPI,
         state: FactoryState,
         outbox: MemoryObjectSendStream[StorageMessage],
         flag_sets: frozenset[str] | None,
         retry_base: float = 10.0,
         retry_cap: float = 30.0,
         spec: SpecVersion | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._api = api
-        self._spec = spec if spec is not None else SpecVersion(api.sdk_url_overridden)
+        self._clock = clock
+        # no fallback to spec 1.1 unless asked: only a Split Proxy (not Split's API) may need it
+        self._spec = spec if spec is not None else SpecVersion(False, clock=clock.now)
         self._state = state
         self._outbox = outbox
         self._sets = ",".join(sorted(flag_sets)) if flag_sets else None
@@ -138,7 +142,7 @@ class FlagSyncer:
             if self._reached(till, rbs_till):
                 return True
             if remaining:
-                await anyio.sleep(backoff.next())
+                await self._clock.sleep(backoff.next())
         return False
 
     async def _fetch_until(
@@ -148,7 +152,7 @@ class FlagSyncer:
             if (till is not None or rbs_till is not None) and self._reached(till, rbs_till):
                 return
             body, since, rb_since, fresh = await self._fetch_page(bypass)
-            self.last_success = int(time.time() * 1000)
+            self.last_success = int(self._clock.wall() * 1000)
             ff, rbs = body["ff"], body.get("rbs") or {}
             ff_till = _int(ff, "t", since)
             rbs_till_seen = _int(rbs, "t", rb_since)

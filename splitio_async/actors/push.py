@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import enum
 import logging
-from contextlib import aclosing
 from typing import Protocol
 
 import anyio
-import httpx
 from anyio.streams.memory import MemoryObjectSendStream
-from httpx_sse import ServerSentEvent
 
 from ..limits import Limits
 from ..models import telemetry
@@ -39,11 +36,10 @@ from ..models.notifications import (
     parse_message,
 )
 from ..runtime.backoff import Backoff, ProblemLog, ThrottledLog
+from ..runtime.clock import SYSTEM_CLOCK
 from ..runtime.push_status import PushStatus, StatusTracker
-from ..transport.auth import PushDisabled, Token, authenticate
-from ..transport.errors import APIError
-from ..transport.http import SplitAPI
-from ..transport.sse import StreamError, open_stream, stream_url
+from ..transport.errors import APIError, StreamError
+from ..transport.protocols import AuthAPI, Clock, PushDisabled, ServerEvent, SSESource, Token
 from .messages import KillFlag, StorageMessage
 from .push_worker import Update
 from .synchronizer import SyncControl
@@ -73,8 +69,8 @@ class Outcome(enum.Enum):
 class PushSupervisor:
     def __init__(
         self,
-        api: SplitAPI,
-        stream_client: httpx.AsyncClient,
+        auth: AuthAPI,
+        source: SSESource,
         storage: MemoryObjectSendStream[StorageMessage],
         updates: MemoryObjectSendStream[Update],
         reconnect_base: float = 1.0,
@@ -82,9 +78,11 @@ class PushSupervisor:
         keepalive_timeout: float = 70.0,
         limits: Limits | None = None,
         telemetry: PushTelemetry | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self._api = api
-        self._client = stream_client
+        self._auth = auth
+        self._source = source
+        self._clock = clock
         self._storage = storage
         self._updates = updates
         self._backoff = Backoff(reconnect_base, reconnect_cap)
@@ -125,12 +123,12 @@ class PushSupervisor:
                 except Exception:  # a bug must not end syncing: poll, then start over
                     _LOGGER.exception("Streaming supervisor failed; polling, then restarting")
                     self._fall_back()
-                    await anyio.sleep(self._backoff.next())
+                    await self._clock.sleep(self._backoff.next())
 
     async def _supervise(self) -> None:
         while True:
             try:
-                token = await authenticate(self._api)
+                token = await self._auth.authenticate()
             except PushDisabled as exc:
                 _LOGGER.info("Streaming is not available (%s); polling instead", exc)
                 self.off_reason = "push disabled for this SDK key"
@@ -141,7 +139,7 @@ class PushSupervisor:
                     self._telemetry.record_auth_rejection()
                 self._problems.problem(f"Streaming authentication failed ({exc}); polling")
                 self._fall_back()
-                await anyio.sleep(self._backoff.next())
+                await self._clock.sleep(self._backoff.next())
                 continue
             if self._telemetry is not None:
                 self._telemetry.record_token_refresh()
@@ -154,7 +152,7 @@ class PushSupervisor:
                 await anyio.sleep_forever()
             elif outcome is Outcome.RETRY:
                 self._fall_back()
-                await anyio.sleep(self._backoff.next())
+                await self._clock.sleep(self._backoff.next())
 
     async def _connect(self, token: Token) -> Outcome:
         outcome = Outcome.RETRY
@@ -164,18 +162,14 @@ class PushSupervisor:
 
             async def refresh() -> None:
                 nonlocal outcome
-                await anyio.sleep(token.refresh_in())
+                await self._clock.sleep(token.refresh_in(self._clock.wall()))
                 outcome = Outcome.REFRESH
                 _LOGGER.debug("Streaming token about to expire: reconnecting")
                 connection.cancel_scope.cancel()
 
             connection.start_soon(refresh)
-            url = stream_url(self._api.streaming_url, token.jwt, token.channels)
             try:
-                async with (
-                    open_stream(self._client, url, self._keepalive, self._limits) as source,
-                    aclosing(source.aiter_sse()) as events,  # closed however the loop ends
-                ):
+                async with self._source.connect(token) as events:  # closed however this ends
                     self.connections += 1
                     first, decided = True, False
                     async for event in events:
@@ -195,7 +189,7 @@ class PushSupervisor:
                             continue
                         if result is not None:
                             # End the stream by cancelling, not with `break`: a cancellation
-                            # unwinds httpx's nested async generators, while a break leaves them
+                            # unwinds the transport's async generators, while a break leaves them
                             # to the garbage collector (trio warns, the socket closes late).
                             outcome, decided = result, True
                             connection.cancel_scope.cancel()
@@ -217,12 +211,12 @@ class PushSupervisor:
 
     async def _trust_when_stable(self) -> None:
         """The connection that followed a limit breach has held: trust the stream again."""
-        await anyio.sleep(min(STABLE_AFTER, self._keepalive))
+        await self._clock.sleep(min(STABLE_AFTER, self._keepalive))
         self._suspect = False
         self._backoff.reset()
         self._problems.recovered("streaming")
 
-    async def _handle(self, event: ServerSentEvent, tracker: StatusTracker) -> Outcome | None:
+    async def _handle(self, event: ServerEvent, tracker: StatusTracker) -> Outcome | None:
         depth = self._limits.json_max_depth
         if event.event == "error":
             try:

@@ -34,8 +34,8 @@ from ..models.notifications import (
 from ..models.rule_based_segments import parse_rule_based_segment
 from ..models.splits import parse_split
 from ..runtime.backoff import ProblemLog, ThrottledLog
+from ..runtime.slices import drive
 from ..storage.snapshot import FlagChanges
-from ..transport.bounded import drive
 from ..transport.errors import APIError
 from .flag_syncer import FlagSyncer
 from .messages import ApplyFlags, StorageMessage

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 
 import anyio
@@ -11,8 +10,9 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ..lifecycle import FactoryState
 from ..runtime.backoff import Backoff
+from ..runtime.clock import SYSTEM_CLOCK
 from ..transport.errors import APIError
-from ..transport.http import SplitAPI
+from ..transport.protocols import ChangesAPI, Clock
 from .messages import ApplySegment, StorageMessage
 
 _LOGGER = logging.getLogger("splitio.sync.segment")
@@ -37,13 +37,15 @@ def _keys(raw: object) -> frozenset[str]:
 class SegmentSyncer:
     def __init__(
         self,
-        api: SplitAPI,
+        api: ChangesAPI,
         state: FactoryState,
         outbox: MemoryObjectSendStream[StorageMessage],
         retry_base: float = 10.0,
         retry_cap: float = 60.0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._api = api
+        self._clock = clock
         self._state = state
         self._outbox = outbox
         self._limiter = anyio.CapacityLimiter(CONCURRENCY)
@@ -73,7 +75,7 @@ class SegmentSyncer:
                     if reached >= till:
                         return reached
                     if remaining:
-                        await anyio.sleep(backoff.next())
+                        await self._clock.sleep(backoff.next())
             _LOGGER.warning("Segment %s: no change %d after the CDN was bypassed.", name, till)
             return self._state.snapshot.segment_change_numbers.get(name, -1)
 
@@ -89,7 +91,7 @@ class SegmentSyncer:
             elif till is not None and till <= since:
                 return since
             body = await self._api.segment_changes(name, since, bypass)
-            self.last_success = int(time.time() * 1000)
+            self.last_success = int(self._clock.wall() * 1000)
             added = _keys(body.get("added"))
             removed = _keys(body.get("removed"))
             new_till: int = body["till"]

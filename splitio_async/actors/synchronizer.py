@@ -23,7 +23,9 @@ from anyio.streams.memory import MemoryObjectSendStream
 from ..lifecycle import FactoryState
 from ..limits import DATA_ERRORS, describe_data_error
 from ..runtime.backoff import Backoff, ProblemLog
+from ..runtime.clock import SYSTEM_CLOCK
 from ..transport.errors import APIError, AuthError, URITooLongError
+from ..transport.protocols import Clock
 from .flag_syncer import FlagSyncer
 from .messages import MarkReady, StorageMessage
 from .segment_syncer import SegmentSyncer
@@ -62,8 +64,10 @@ class Synchronizer:
         retry_base: float = 10.0,
         retry_cap: float = 30.0,
         keep_current: KeepCurrent | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._state = state
+        self._clock = clock
         self._outbox = outbox
         self._flags = flags
         self._segments = segments
@@ -184,19 +188,19 @@ class Synchronizer:
                 problems.problem(
                     f"Exception caught when trying to sync all data: {exc}", logging.ERROR
                 )
-                await anyio.sleep(backoff.next())
+                await self._clock.sleep(backoff.next())
                 continue
             except DATA_ERRORS as exc:  # unusable data: like malformed JSON, not a bug
                 problems.problem(
                     "Exception caught when trying to sync all data: unusable data "
                     f"({describe_data_error(exc)})", logging.ERROR,
                 )
-                await anyio.sleep(backoff.next())
+                await self._clock.sleep(backoff.next())
                 continue
             except Exception as exc:  # a bug must not leave the SDK never ready, silently
                 problems.problem(f"Unexpected error during a full sync; retrying: {exc!r}",
                                  logging.ERROR, exc_info=exc)
-                await anyio.sleep(backoff.next())
+                await self._clock.sleep(backoff.next())
                 continue
             problems.recovered("initial sync")
             return True
@@ -214,7 +218,7 @@ class Synchronizer:
         problems = self._problems[what]
         wait = period
         while not self._stopped:
-            await anyio.sleep(wait)
+            await self._clock.sleep(wait)
             try:
                 await step()
             except AuthError as exc:

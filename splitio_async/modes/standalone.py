@@ -1,6 +1,7 @@
 """Standalone mode (any other sdk key): flags and segments from Split's API, kept current by
 streaming or polling into the storage actor; impressions, events and telemetry posted to Split.
-One HTTP connection pool serves every actor; the streaming connection has its own client."""
+One HTTP connection pool serves every actor; the streaming connection has its own client
+(``transport.connect``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import anyio
-import httpx
 from anyio.abc import TaskGroup
 
-from .._threads import to_worker_thread
 from ..actors.bootstrap import CacheWriter, bootstrap
 from ..actors.flag_syncer import FlagSyncer
 from ..actors.push import PushSupervisor
@@ -29,16 +28,8 @@ from ..models.wire import events_body, impressions_body
 from ..recording import Sink
 from ..runtime.spec_version import SpecVersion
 from ..status import ModeStatus, streaming_figures
-from ..transport.http import (
-    DEFAULT_URLS,
-    SplitAPI,
-    build_client,
-    build_stream_client,
-    environment_proxies,
-    needs_tls,
-    resolve_urls,
-)
-from ..transport.metadata import sdk_metadata
+from ..transport.connect import SplitEdges, connect
+from ..transport.http import DEFAULT_URLS, SplitAPI
 from .base import Mode, Parts, destroyed_status
 
 _LOGGER = logging.getLogger("splitio.client.factory")
@@ -52,8 +43,8 @@ class StandaloneMode(Mode):
         super().__init__(parts, telemetry=self._calls)
         # what telemetry records, handed at construction to every part that records into it
         self._store = TelemetryStore(session_start=parts.created)
+        self._edges: SplitEdges | None = None  # the HTTP clients and the ports over them
         self._api: SplitAPI | None = None
-        self._stream_client: httpx.AsyncClient | None = None
         self._telemetry: TelemetryActor | None = None
         self._synchronizer: Synchronizer | None = None
         self._flags: FlagSyncer | None = None
@@ -65,7 +56,9 @@ class StandaloneMode(Mode):
         return True
 
     async def open(self) -> Sink:
-        self._api = api = await self._connect()
+        parts = self.parts
+        self._edges = await connect(parts.sdk_key, parts.config, parts.urls, self._store)
+        self._api = api = self._edges.api
         mode = self.parts.config.impressions_mode
 
         async def send_impressions(bulk: Sequence[Impression]) -> None:
@@ -77,40 +70,6 @@ class StandaloneMode(Mode):
         # Split's API never answered, not once: the final flush does not wait for the deadline
         return self.parts.recording.counted_sink(api, send_impressions, send_events,
                                                  lambda: not api.answered)
-
-    async def _connect(self) -> SplitAPI:
-        """The factory's Split API client (one connection pool for every actor)."""
-        config = self.parts.config
-        sdk_key = self.parts.sdk_key
-        urls = resolve_urls(self.parts.urls)
-        tls = needs_tls(urls, config.proxy_url)
-        env_proxy = config.proxy_from_environment
-
-        def connect() -> tuple[httpx.AsyncClient, httpx.AsyncClient | None]:
-            metadata = sdk_metadata(
-                config.ip_addresses_enabled, config.machine_ip, config.machine_name
-            )
-            rest = build_client(sdk_key, metadata, config.connection_timeout_ms,
-                                config.proxy_url, tls=tls, kerberos=config.kerberos,
-                                env_proxy=env_proxy)
-            stream = build_stream_client(
-                sdk_key, metadata, config.proxy_url, tls, config.kerberos, env_proxy,
-            ) if config.streaming_enabled else None
-            return rest, stream
-
-        if config.proxy_url is None and env_proxy:
-            proxies = environment_proxies(urls)
-            if proxies:  # followed like requests (the official sync SDK) does: said once
-                _LOGGER.info("Using the proxy from the environment for %s (proxyUrl is not "
-                             "set; proxyFromEnvironment: False ignores it)",
-                             ", ".join(f"{k}: {v}" for k, v in proxies.items()))
-
-        if tls or config.kerberos or (config.ip_addresses_enabled and not (
-                config.machine_ip and config.machine_name)):
-            rest, self._stream_client = await to_worker_thread(connect)  # disk, DNS
-        else:  # nothing to read from disk or resolve: no reason to hop to a thread
-            rest, self._stream_client = connect()
-        return SplitAPI(rest, urls, observer=self._store, limits=config.limits)
 
     async def start(self, tg: TaskGroup) -> None:
         """Flags and segments from Split's API into the storage actor."""
@@ -134,7 +93,8 @@ class StandaloneMode(Mode):
             writer = CacheWriter(parts.state, config.cache_file, parts.changes.subscribe())
             await tg.start(writer.run)
         store = self._store
-        if self._stream_client is not None:
+        assert self._edges is not None
+        if self._edges.events is not None:
             updates_send, updates_receive = anyio.create_memory_object_stream[Update](
                 UPDATES_QUEUE
             )
@@ -144,7 +104,7 @@ class StandaloneMode(Mode):
             )
             await tg.start(worker.run)
             self.push = PushSupervisor(
-                api, self._stream_client, outbox, updates_send,
+                self._edges.auth, self._edges.events, outbox, updates_send,
                 config.streaming_reconnect_base, keepalive_timeout=config.streaming_keepalive,
                 limits=config.limits, telemetry=store,
             )
@@ -184,10 +144,8 @@ class StandaloneMode(Mode):
             await self._telemetry.flush_final()
 
     async def aclose(self) -> None:
-        if self._api is not None:
-            await self._api.close()
-        if self._stream_client is not None:
-            await self._stream_client.aclose()
+        if self._edges is not None:
+            await self._edges.aclose()
 
     def status(self, ready: bool, destroyed: bool) -> ModeStatus:
         sync_mode, reason = self._sync_mode(ready, destroyed)

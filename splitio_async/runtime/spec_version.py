@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from ..transport.errors import APIError
-from ..transport.http import LEGACY_SPEC_VERSION, SPEC_VERSION
+from ..transport.protocols import LEGACY_SPEC_VERSION, SPEC_VERSION
 
 _LOGGER = logging.getLogger("splitio.api.splits")
 

@@ -1,39 +1,16 @@
-"""The streaming auth call and its JWT: which channels to subscribe to and when to refresh."""
+"""The streaming auth call and its JWT: which channels to subscribe to and when to refresh.
+``SplitAuth`` is the ``AuthAPI`` port over Split's REST API."""
 
 from __future__ import annotations
 
 import base64
 import json
-import time
-from dataclasses import dataclass
 from typing import Any
 
+from ..models.notifications import OCCUPANCY_PREFIX
 from .errors import APIError
 from .http import SplitAPI
-
-OCCUPANCY_PREFIX = "[?occupancy=metrics.publishers]"
-REFRESH_GRACE = 600  # seconds before expiry (official)
-
-
-class PushDisabled(Exception):
-    """Streaming is not available for this SDK key: poll instead, for good."""
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    jwt: str
-    channels: tuple[str, ...]
-    expires_at: int
-    issued_at: int
-
-    def refresh_in(self, now: float | None = None) -> float:
-        """Seconds until the token should be replaced: its lifetime minus ten minutes."""
-        lifetime = self.expires_at - self.issued_at
-        if self.issued_at <= 0:  # no iat claim: count from now
-            lifetime = self.expires_at - int(now if now is not None else time.time())
-        if lifetime > REFRESH_GRACE:
-            return float(lifetime - REFRESH_GRACE)
-        return max(lifetime / 2, 1.0)  # a short-lived token: never reconnect in a tight loop
+from .protocols import PushDisabled, Token
 
 
 def parse_token(body: Any) -> Token:
@@ -56,10 +33,14 @@ def parse_token(body: Any) -> Token:
                  int(claims.get("iat", 0)))
 
 
-async def authenticate(api: SplitAPI) -> Token:
+class SplitAuth:
     """``GET {auth}/v2/auth?s=1.3``. APIError (any status) means retryable; PushDisabled not."""
-    body = await api.auth()
-    return parse_token(body)
+
+    def __init__(self, api: SplitAPI) -> None:
+        self._api = api
+
+    async def authenticate(self) -> Token:
+        return parse_token(await self._api.auth())
 
 
-__all__ = ["APIError", "PushDisabled", "Token", "authenticate", "parse_token"]
+__all__ = ["APIError", "PushDisabled", "SplitAuth", "Token", "parse_token"]

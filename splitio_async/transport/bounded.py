@@ -3,22 +3,22 @@
 ``read_body`` reads a response's raw bytes as they arrive, counting them on the wire and again
 after decompression (gzip, deflate, identity: what the SDK asks for), and stops at the limit:
 a 1 GiB gzip bomb or an endless body costs at most ``limit`` bytes of memory and never a long
-stall, since the loop gets a checkpoint after each megabyte unpacked. ``drive`` runs the sliced
-JSON decoder (``bounded_json``) with a checkpoint between slices.
+stall, since the loop gets a checkpoint after each megabyte unpacked. ``drive`` (from
+``runtime.slices``) runs the sliced JSON decoder (``bounded_json``) with a checkpoint between
+slices.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio.lowlevel
 import httpx
 
-from ..bounded_json import Steps
 from ..inflate import GZIP, Inflater
 from ..limits import LimitExceeded
+from ..runtime.slices import drive
 
 _ENCODINGS: dict[str, int | None] = {"gzip": GZIP, "x-gzip": GZIP, "deflate": None}
 
@@ -92,16 +92,6 @@ async def finishing(chunks: AsyncIterator[bytes]) -> AsyncIterator[AsyncIterator
                     await chunks.__anext__()
             except StopAsyncIteration:
                 pass
-
-
-async def drive(steps: Steps) -> Any:
-    """Run a sliced decoder, letting the event loop run between slices."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
-        await anyio.lowlevel.checkpoint()
 
 
 def describe_error(exc: BaseException) -> str:

@@ -4,6 +4,7 @@
     ├── AuthError           401/403: the SDK key is not accepted; retrying cannot help
     │   └── KerberosRefused the KDC, the proxy or the server refused the Kerberos credentials
     └── URITooLongError     414: too many flag sets in the query
+    StreamError             the streaming connection could not be opened or broke
 
 ``kerberos.KerberosUnavailable`` (no Kerberos ticket now: KDC unreachable, empty credential cache)
 is an ``APIError`` and an ``httpx.TransportError``, so it is retried like a network failure.
@@ -34,3 +35,12 @@ class KerberosRefused(AuthError):
 
 class URITooLongError(APIError):
     """The flag-set filter makes the URL too long for the service."""
+
+
+class StreamError(Exception):
+    """The stream could not be opened or broke; reconnecting may help. ``limit`` is set when
+    the stream sent more than a limit allows (a misbehaving or hostile server)."""
+
+    def __init__(self, message: str, limit: bool = False) -> None:
+        super().__init__(message)
+        self.limit = limit

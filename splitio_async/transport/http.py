@@ -27,6 +27,7 @@ from ..limits import DATA_ERRORS, Limits, describe_data_error
 from .bounded import describe_error, discard_body, drive, read_body
 from .errors import APIError, AuthError, URITooLongError
 from .metadata import SdkMetadata
+from .protocols import LEGACY_SPEC_VERSION, SPEC_VERSION
 
 _LOGGER = logging.getLogger("splitio.api.client")
 
@@ -37,8 +38,6 @@ DEFAULT_URLS = {
     "telemetry": "https://telemetry.split.io/api",
     "streaming": "https://streaming.split.io",
 }
-SPEC_VERSION = "1.3"
-LEGACY_SPEC_VERSION = "1.1"  # what a Split Proxy that predates rule-based segments serves
 # Bodies are built by us (no cycles possible) and read by machines: compact and without the
 # circular-reference check, about 20 % faster for a 5,000-record bulk. NaN and infinities are
 # not JSON: a strict server refuses the whole bulk, so they are refused here (``track`` already

@@ -22,6 +22,14 @@ class SdkMetadata:
         return headers
 
 
+def host_name() -> str:
+    """The machine's name, or "unknown" when it cannot be read."""
+    try:
+        return socket.gethostname() or "unknown"
+    except OSError:
+        return "unknown"
+
+
 def _local_ip() -> str:
     """The host's own address from its name (resolved locally, usually /etc/hosts). The official
     SDK "connects" a UDP socket to a private address to read the route's source address; we do

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from urllib.parse import quote
 
 import anyio.lowlevel
@@ -27,20 +27,13 @@ from ..inflate import GZIP, Inflater
 from ..limits import Limits
 from ..redaction import redact
 from .bounded import describe_error, finishing
+from .errors import StreamError
+from .protocols import Token
 
 KEEPALIVE_TIMEOUT = 70.0  # seconds of silence that mean the connection is dead (official)
 _LINES_PER_CHECKPOINT = 256
 _FEED_BYTES = 8192  # fed to the decoder at a time: at most ~1,000 lines between checkpoints
 _UNBOUNDED = 2**62  # a stream has no total size; its lines and events are bounded instead
-
-
-class StreamError(Exception):
-    """The stream could not be opened or broke; reconnecting may help. ``limit`` is set when
-    the stream sent more than a limit allows (a misbehaving or hostile server)."""
-
-    def __init__(self, message: str, limit: bool = False) -> None:
-        super().__init__(message)
-        self.limit = limit
 
 
 def stream_url(base: str, token: str, channels: tuple[str, ...]) -> str:
@@ -222,3 +215,30 @@ async def open_stream(
         raise StreamError(f"no data from the stream for {read_timeout:g} s") from exc
     except (httpx.HTTPError, SSEError) as exc:
         raise StreamError(f"stream connection lost: {redact(describe_error(exc))}") from exc
+
+
+class SplitEventStream:
+    """The ``SSESource`` port over the factory's streaming client: a connection's events, read
+    within ``limits``, silent for at most ``keepalive`` seconds."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, base_url: str, keepalive: float = KEEPALIVE_TIMEOUT,
+        limits: Limits | None = None,
+    ) -> None:
+        self._client = client
+        self._base_url = base_url
+        self._keepalive = keepalive
+        self._limits = limits or Limits()
+
+    @asynccontextmanager
+    async def connect(self, token: Token) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
+        url = stream_url(self._base_url, token.jwt, token.channels)
+        async with (
+            open_stream(self._client, url, self._keepalive, self._limits) as source,
+            aclosing(source.aiter_sse()) as events,  # closed however the reader's loop ends
+        ):
+            yield events
+
+
+__all__ = ["KEEPALIVE_TIMEOUT", "EventSource", "SplitEventStream", "StreamError", "open_stream",
+           "stream_url"]
