@@ -32,7 +32,6 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal
-from anyio.streams.memory import MemoryObjectSendStream
 
 from ._flag_spec import (
     FlagSpec,
@@ -332,7 +331,7 @@ class TestData:
 
     def data_source_actor(self, feed: Feed) -> TestDataSource:
         """The actor that feeds one factory (``modes.data_source.DataSource``)."""
-        return TestDataSource(self, feed.state, feed.outbox, feed.apply,
+        return TestDataSource(self, feed.state, feed.storage.apply_now,
                               feed.recording.impressions, feed.recording.events)
 
     def recording_sink(self, recording: Recording) -> Sink:
@@ -349,9 +348,10 @@ class TestDataSource:
     """The testing-mode source actor: loads the ``TestData``, reports ready, then applies each
     change the ``TestData`` makes until the factory stops.
 
-    A change is applied synchronously with ``apply`` (the storage actor's own apply step, which
-    never awaits) in the factory's event loop thread: directly when the caller is in that thread,
-    through a blocking portal otherwise. So it is visible as soon as the ``TestData`` call returns.
+    A change is applied synchronously with ``apply`` (``StorageWriter.apply_now``: through the
+    storage actor's inbox, applied on the caller's stack, which never awaits) in the factory's
+    event loop thread: directly when the caller is in that thread, through a blocking portal
+    otherwise. So it is visible as soon as the ``TestData`` call returns.
     """
 
     __test__ = False
@@ -360,14 +360,12 @@ class TestDataSource:
         self,
         data: TestData,
         state: FactoryState,
-        outbox: MemoryObjectSendStream[StorageMessage],
-        apply: Callable[[StorageMessage], None],
+        apply: Callable[[StorageMessage], object],
         impressions: Intake[ImpressionRecord],
         events: Intake[Event],
     ) -> None:
         self._data = data
         self._state = state
-        self._outbox = outbox
         self._apply = apply
         self._impressions = impressions
         self._events = events
@@ -377,7 +375,7 @@ class TestDataSource:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """The actor: load the data, report ready (``task_status.started()``), then apply
         changes until cancelled."""
-        async with self._outbox, BlockingPortal() as portal:
+        async with BlockingPortal() as portal:
             self._portal = portal
             self._thread = threading.get_ident()
             try:

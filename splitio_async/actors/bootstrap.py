@@ -25,7 +25,6 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
-from anyio.streams.memory import MemoryObjectSendStream
 
 from .. import bounded_json
 from .._threads import to_worker_thread
@@ -38,8 +37,9 @@ from ..runtime.files import read_bounded
 from ..status import ChangeSubscription
 from ..storage.snapshot import FlagChanges, Snapshot
 from .flag_syncer import FlagSyncer
-from .messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
+from .messages import ApplyFlags, ApplySegment, MarkReady
 from .segment_syncer import SegmentSyncer
+from .storage import StorageWriter
 
 _LOGGER = logging.getLogger("splitio.sync.bootstrap")
 
@@ -152,7 +152,7 @@ def seed_data(snapshot: Snapshot) -> BootstrapData:
 
 
 async def bootstrap(
-    outbox: MemoryObjectSendStream[StorageMessage],
+    storage: StorageWriter,
     paths: tuple[str | None, ...],
     flags: FlagSyncer,
     segments: SegmentSyncer,
@@ -174,16 +174,10 @@ async def bootstrap(
                 break
     if data is None:
         return None
-    applied = anyio.Event()
-    await outbox.send(ApplyFlags(data.changes, applied))
-    await applied.wait()
+    await storage.apply(ApplyFlags(data.changes))
     for name, (keys, till) in data.segments.items():
-        applied = anyio.Event()
-        await outbox.send(ApplySegment(name, keys, frozenset(), till, True, applied))
-        await applied.wait()
-    ready = anyio.Event()
-    await outbox.send(MarkReady(ready))
-    await ready.wait()
+        await storage.apply(ApplySegment(name, keys, frozenset(), till, replace=True))
+    await storage.apply(MarkReady())
     if seed is None:
         flags.fresh_start = True
         segments.fresh_names.update(data.segments)

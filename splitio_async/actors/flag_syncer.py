@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
-from anyio.streams.memory import MemoryObjectSendStream
 
 from ..bounded_json import SLICE_SECONDS
 from ..lifecycle import FactoryState
@@ -22,7 +21,8 @@ from ..runtime.spec_version import SpecVersion
 from ..storage.snapshot import FlagChanges
 from ..transport.errors import APIError
 from ..transport.protocols import ChangesAPI, Clock
-from .messages import ApplyFlags, StorageMessage
+from .messages import ApplyFlags
+from .storage import StorageWriter
 
 _LOGGER = logging.getLogger("splitio.sync.split")
 
@@ -70,7 +70,7 @@ class FlagSyncer:
         self,
         api: ChangesAPI,
         state: FactoryState,
-        outbox: MemoryObjectSendStream[StorageMessage],
+        storage: StorageWriter,
         flag_sets: frozenset[str] | None,
         retry_base: float = 10.0,
         retry_cap: float = 30.0,
@@ -82,21 +82,15 @@ class FlagSyncer:
         # no fallback to spec 1.1 unless asked: only a Split Proxy (not Split's API) may need it
         self._spec = spec if spec is not None else SpecVersion(False, clock=clock.now)
         self._state = state
-        self._outbox = outbox
+        self._storage = storage
         self._sets = ",".join(sorted(flag_sets)) if flag_sets else None
         self._retry_base = retry_base
         self._retry_cap = retry_cap
         self._on_page: Callable[[], None] | None = None
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock()  # one sync at a time: polling and streaming share the syncer
         self._skipped = ThrottledLog(_LOGGER)
         self.fresh_start = False  # set when serving bootstrap data: the first fetch replaces it
         self.last_success: int | None = None  # epoch ms of the last successful fetch
-
-    @property
-    def busy(self) -> anyio.Lock:
-        """Held by every sync. Hold it to change flags outside a sync (streaming's instant
-        updates): an older answer of a sync in flight then cannot land after the change."""
-        return self._lock
 
     async def sync(
         self,
@@ -163,9 +157,11 @@ class FlagSyncer:
                 rule_based_segments_till=max(rbs_till_seen, rb_since),
                 replace_flags=fresh,
             )
-            applied = anyio.Event()
-            await self._outbox.send(ApplyFlags(changes, applied))
-            await applied.wait()
+            # a page lands only on the data it was fetched from: were an instant update applied
+            # meanwhile, this answer could be older than it, so it is fetched again instead
+            expected = (None, None) if fresh else (since, rb_since)
+            if not await self._storage.apply(ApplyFlags(changes, *expected)):
+                continue
             self.fresh_start = False
             if self._on_page is not None:
                 self._on_page()

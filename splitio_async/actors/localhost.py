@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, replace
 
 import anyio
 from anyio.abc import TaskStatus
-from anyio.streams.memory import MemoryObjectSendStream
 
 from .._threads import to_worker_thread
 from ..errors import LocalhostFileError
@@ -40,7 +39,8 @@ from ..models.splits import Split, parse_split
 from ..runtime.backoff import ProblemLog
 from ..runtime.files import read_bounded
 from ..storage.snapshot import FlagChanges, Snapshot
-from .messages import ApplyFlags, ApplySegment, MarkReady, StorageMessage
+from .messages import ApplyFlags, ApplySegment, MarkReady
+from .storage import StorageWriter
 
 _LOGGER = logging.getLogger("splitio.sync.localhost")
 
@@ -216,7 +216,7 @@ class LocalhostSource:
     def __init__(
         self,
         state: FactoryState,
-        outbox: MemoryObjectSendStream[StorageMessage],
+        storage: StorageWriter,
         split_file: str,
         segment_directory: str,
         refresh: bool,
@@ -225,7 +225,7 @@ class LocalhostSource:
         limits: Limits | None = None,
     ) -> None:
         self._state = state
-        self._outbox = outbox
+        self._storage = storage
         self._split_file = split_file
         self._segment_directory = segment_directory
         self._refresh = refresh
@@ -244,21 +244,18 @@ class LocalhostSource:
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Load everything once (errors propagate to the factory), then refresh if enabled."""
-        async with self._outbox:
-            await self._load_flags()
-            await self._load_segments(True, self._flag_problems)
-            ready = anyio.Event()
-            await self._outbox.send(MarkReady(ready))
-            await ready.wait()
-            task_status.started()
-            if not self._refresh:
-                await anyio.sleep_forever()
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._every, self._flags_period, self._refresh_flags,
-                              self._flag_problems)
-                if self._json:
-                    tg.start_soon(self._every, self._segments_period, self._refresh_segments,
-                                  self._segment_problems)
+        await self._load_flags()
+        await self._load_segments(True, self._flag_problems)
+        await self._storage.apply(MarkReady())
+        task_status.started()
+        if not self._refresh:
+            await anyio.sleep_forever()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._every, self._flags_period, self._refresh_flags,
+                          self._flag_problems)
+            if self._json:
+                tg.start_soon(self._every, self._segments_period, self._refresh_segments,
+                              self._segment_problems)
 
     async def _every(
         self, period: float, step: Callable[[ProblemLog], Awaitable[bool]], problems: ProblemLog
@@ -292,9 +289,7 @@ class LocalhostSource:
             changes = fresh_sections(changes, self._state.snapshot, self._split_file)
             if changes is None:
                 return
-        applied = anyio.Event()
-        await self._outbox.send(ApplyFlags(changes, applied))
-        await applied.wait()
+        await self._storage.apply(ApplyFlags(changes))
 
     async def _load_segments(self, only_new: bool, problems: ProblemLog) -> bool:
         """Load the referenced segments; False when one could not be (logged, skipped)."""
@@ -321,11 +316,9 @@ class LocalhostSource:
             if held is not None and till != -1 and held > till:
                 continue
             self._seen.segments[name] = digest
-            applied = anyio.Event()
-            await self._outbox.send(
-                ApplySegment(name, frozenset(added), frozenset(removed), till, applied=applied)
+            await self._storage.apply(
+                ApplySegment(name, frozenset(added), frozenset(removed), till)
             )
-            await applied.wait()
         return ok
 
     async def _refresh_flags(self, problems: ProblemLog) -> bool:

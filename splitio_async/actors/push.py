@@ -40,8 +40,9 @@ from ..runtime.clock import SYSTEM_CLOCK
 from ..runtime.push_status import PushStatus, StatusTracker
 from ..transport.errors import APIError, StreamError
 from ..transport.protocols import AuthAPI, Clock, PushDisabled, ServerEvent, SSESource, Token
-from .messages import KillFlag, StorageMessage
+from .messages import KillFlag
 from .push_worker import Update
+from .storage import StorageWriter
 from .synchronizer import SyncControl
 
 _LOGGER = logging.getLogger("splitio.push.manager")
@@ -71,7 +72,7 @@ class PushSupervisor:
         self,
         auth: AuthAPI,
         source: SSESource,
-        storage: MemoryObjectSendStream[StorageMessage],
+        storage: StorageWriter,
         updates: MemoryObjectSendStream[Update],
         reconnect_base: float = 1.0,
         reconnect_cap: float = 1800.0,
@@ -256,7 +257,7 @@ class PushSupervisor:
                 self._came_up()
             return None
         if isinstance(notification, FlagKill):
-            await self._storage.send(KillFlag(
+            await self._storage.post(KillFlag(
                 notification.flag_name, notification.default_treatment,
                 notification.change_number,
             ))

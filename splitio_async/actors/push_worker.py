@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import anyio
 from anyio.abc import TaskStatus
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .. import bounded_json
 from ..lifecycle import FactoryState
@@ -38,8 +38,9 @@ from ..runtime.slices import drive
 from ..storage.snapshot import FlagChanges
 from ..transport.errors import APIError
 from .flag_syncer import FlagSyncer
-from .messages import ApplyFlags, StorageMessage
+from .messages import ApplyFlags
 from .segment_syncer import SegmentSyncer
+from .storage import StorageWriter
 
 _LOGGER = logging.getLogger("splitio.push.workers")
 
@@ -51,7 +52,7 @@ class PushWorker:
     def __init__(
         self,
         state: FactoryState,
-        outbox: MemoryObjectSendStream[StorageMessage],
+        storage: StorageWriter,
         flags: FlagSyncer,
         segments: SegmentSyncer,
         inbox: MemoryObjectReceiveStream[Update],
@@ -59,7 +60,7 @@ class PushWorker:
         on_instant_update: Callable[[str], None] | None = None,
     ) -> None:
         self._state = state
-        self._outbox = outbox
+        self._storage = storage
         self._flags = flags
         self._segments = segments
         self._inbox = inbox
@@ -115,10 +116,10 @@ class PushWorker:
         except DATA_ERRORS as exc:
             self._not_applicable(describe_data_error(exc))
             return False
-        changes = FlagChanges(flags=(split,), flags_till=update.change_number)
-        if not await self._apply_unless_moved(
-            changes, update.previous_change_number, lambda: self._state.snapshot.flags_change_number
-        ):
+        if not await self._apply(ApplyFlags(  # on the change number it follows, or not at all
+            FlagChanges(flags=(split,), flags_till=update.change_number),
+            expect_flags=update.previous_change_number,
+        )):
             return False  # a fetch moved us meanwhile
         if split.rule_based_segment_names - set(self._state.snapshot.rule_based_segments):
             await self._flags.sync()  # it needs rule-based segments we do not hold yet
@@ -137,35 +138,11 @@ class PushWorker:
         except DATA_ERRORS as exc:
             self._not_applicable(describe_data_error(exc))
             return False
-        changes = FlagChanges(
-            rule_based_segments=(segment,), rule_based_segments_till=update.change_number
-        )
-        return await self._apply_unless_moved(
-            changes, update.previous_change_number,
-            lambda: self._state.snapshot.rule_based_segments_change_number, "rbs",
-        )
-
-    async def _apply_unless_moved(
-        self, changes: FlagChanges, previous: int, current: Callable[[], int], kind: str = "sp"
-    ) -> bool:
-        """Apply an instant update unless our change number moved from the one it follows.
-
-        A fetch in flight must not land its older answer after the change, so a sync holding
-        the flag syncer's lock is waited for. With no sync in flight the change is queued to
-        the storage actor at once, with no await between the check and the queueing: a sync
-        starting later queues its answer behind it. That saves the lock's scheduling hop on
-        the path from the stream to the snapshot."""
-        busy = self._flags.busy
-        if not busy.locked():
-            if previous != current():
-                return False
-            await self._apply(changes, kind)
-            return True
-        async with busy:
-            if previous != current():
-                return False
-            await self._apply(changes, kind)
-        return True
+        return await self._apply(ApplyFlags(
+            FlagChanges(rule_based_segments=(segment,),
+                        rule_based_segments_till=update.change_number),
+            expect_rbs=update.previous_change_number,
+        ), "rbs")
 
     async def _payload(self, payload: str, compression: int) -> dict[str, object] | None:
         """The payload's JSON object, or None (logged) when it cannot be used."""
@@ -186,15 +163,12 @@ class PushWorker:
         self._throttled.log(logging.WARNING, "payload",
                             "Instant update not applicable (%s); fetching instead", problem)
 
-    async def _apply(self, changes: FlagChanges, kind: str = "sp") -> None:
-        applied = anyio.Event()
-        message = ApplyFlags(changes, applied)
-        try:  # the storage actor's inbox has room nearly always: no checkpoint before it
-            self._outbox.send_nowait(message)
-        except anyio.WouldBlock:
-            await self._outbox.send(message)
-        await applied.wait()
+    async def _apply(self, message: ApplyFlags, kind: str = "sp") -> bool:
+        """Apply an instant update; False when the data moved since the notification."""
+        if not await self._storage.apply(message):
+            return False
         self._refusals.recovered("instant updates")
         self.instant_updates += 1
         if self._on_instant_update is not None:
             self._on_instant_update(kind)
+        return True

@@ -6,14 +6,14 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
 
 from ..lifecycle import FactoryState
 from ..runtime.backoff import Backoff
 from ..runtime.clock import SYSTEM_CLOCK
 from ..transport.errors import APIError
 from ..transport.protocols import ChangesAPI, Clock
-from .messages import ApplySegment, StorageMessage
+from .messages import ApplySegment
+from .storage import StorageWriter
 
 _LOGGER = logging.getLogger("splitio.sync.segment")
 
@@ -39,7 +39,7 @@ class SegmentSyncer:
         self,
         api: ChangesAPI,
         state: FactoryState,
-        outbox: MemoryObjectSendStream[StorageMessage],
+        storage: StorageWriter,
         retry_base: float = 10.0,
         retry_cap: float = 60.0,
         clock: Clock = SYSTEM_CLOCK,
@@ -47,7 +47,7 @@ class SegmentSyncer:
         self._api = api
         self._clock = clock
         self._state = state
-        self._outbox = outbox
+        self._storage = storage
         self._limiter = anyio.CapacityLimiter(CONCURRENCY)
         self._locks: dict[str, anyio.Lock] = {}
         self.fresh_names: set[str] = set()  # bootstrapped segments, replaced on first fetch
@@ -99,12 +99,10 @@ class SegmentSyncer:
             # the answer's key list (8 MB of pointers per million keys) is not kept while the
             # page is applied and confirmed: its keys live on in ``added`` alone
             del body
-            applied = anyio.Event()
-            await self._outbox.send(ApplySegment(
+            await self._storage.apply(ApplySegment(
                 name, added, removed, max(new_till, since), replace=since == -1,
-                applied=applied, if_referenced=True,
+                if_referenced=True,
             ))
-            await applied.wait()
             if on_first_page is not None:
                 on_first_page(name)
                 on_first_page = None

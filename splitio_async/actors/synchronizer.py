@@ -18,7 +18,6 @@ from typing import Protocol
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
-from anyio.streams.memory import MemoryObjectSendStream
 
 from ..lifecycle import FactoryState
 from ..limits import DATA_ERRORS, describe_data_error
@@ -27,8 +26,9 @@ from ..runtime.clock import SYSTEM_CLOCK
 from ..transport.errors import APIError, AuthError, URITooLongError
 from ..transport.protocols import Clock
 from .flag_syncer import FlagSyncer
-from .messages import MarkReady, StorageMessage
+from .messages import MarkReady
 from .segment_syncer import SegmentSyncer
+from .storage import StorageWriter
 
 _LOGGER = logging.getLogger("splitio.sync.synchronizer")
 
@@ -55,7 +55,7 @@ class Synchronizer:
     def __init__(
         self,
         state: FactoryState,
-        outbox: MemoryObjectSendStream[StorageMessage],
+        storage: StorageWriter,
         flags: FlagSyncer,
         segments: SegmentSyncer,
         flags_period: float,
@@ -68,7 +68,7 @@ class Synchronizer:
     ) -> None:
         self._state = state
         self._clock = clock
-        self._outbox = outbox
+        self._storage = storage
         self._flags = flags
         self._segments = segments
         self._flags_period = flags_period
@@ -96,29 +96,26 @@ class Synchronizer:
         After the first full sync, ``keep_current`` (streaming, which falls back to polling)
         takes over, or polling alone."""
         task_status.started()
-        async with self._outbox:
-            async with anyio.create_task_group() as tg:
-                loaded = anyio.Event()  # ready as soon as the data is in, not after the
-                tg.start_soon(self._mark_ready_when, loaded)  # requests that only confirm it
-                if not await self._initial_sync(loaded.set):
-                    tg.cancel_scope.cancel()
-                    return
-                loaded.set()  # (a sync that ended without data, e.g. the 414 case: official)
-            if self._keep_current is None:
-                await self.poll()
+        async with anyio.create_task_group() as tg:
+            loaded = anyio.Event()  # ready as soon as the data is in, not after the
+            tg.start_soon(self._mark_ready_when, loaded)  # requests that only confirm it
+            if not await self._initial_sync(loaded.set):
+                tg.cancel_scope.cancel()
                 return
-            async with anyio.create_task_group() as tg:
-                self._tg = tg
-                try:
-                    await self._keep_current(self)
-                finally:
-                    self._tg = None
+            loaded.set()  # (a sync that ended without data, e.g. the 414 case: official)
+        if self._keep_current is None:
+            await self.poll()
+            return
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            try:
+                await self._keep_current(self)
+            finally:
+                self._tg = None
 
     async def _mark_ready_when(self, loaded: anyio.Event) -> None:
         await loaded.wait()
-        ready = anyio.Event()
-        await self._outbox.send(MarkReady(ready))
-        await ready.wait()
+        await self._storage.apply(MarkReady())
 
     async def poll(self) -> None:
         """Poll flags and segments until cancelled (or until the SDK key is refused)."""

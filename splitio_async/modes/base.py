@@ -16,13 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
-import anyio
 from anyio.abc import TaskGroup
 from anyio.lowlevel import checkpoint
-from anyio.streams.memory import MemoryObjectSendStream
 
-from ..actors.messages import StorageMessage
-from ..actors.storage import INBOX_SIZE, StorageActor
+from ..actors.storage import StorageActor, StorageWriter
 from ..config import Config
 from ..core.evaluation import EvaluationCore
 from ..core.manager import ManagerCore
@@ -127,18 +124,16 @@ class Mode:
 
     # for the modes whose data lives in memory
 
-    async def start_storage(
-        self, tg: TaskGroup
-    ) -> tuple[MemoryObjectSendStream[StorageMessage], StorageActor]:
-        """Start the storage actor, the single writer of the snapshot; its inbox's send end."""
+    async def start_storage(self, tg: TaskGroup) -> StorageWriter:
+        """Start the storage actor, the single writer of the snapshot; the one way to write to
+        it."""
         parts = self.parts
-        send, receive = anyio.create_memory_object_stream[StorageMessage](INBOX_SIZE)
         storage = StorageActor(
-            parts.state, receive, parts.hub, parts.config.flag_sets_filter, parts.mark_ready,
+            parts.state, parts.hub, parts.config.flag_sets_filter, parts.mark_ready,
             parts.changes.publish,
         )
         await tg.start(storage.run)
-        return send, storage
+        return storage.writer
 
 
 def destroyed_status(mode: str) -> ModeStatus:

@@ -5,14 +5,12 @@ data source is whatever provides the two methods of ``DataSource``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from anyio.abc import TaskGroup, TaskStatus
-from anyio.streams.memory import MemoryObjectSendStream
 
-from ..actors.messages import StorageMessage
+from ..actors.storage import StorageWriter
 from ..config import Config
 from ..lifecycle import FactoryState
 from ..recording import Recording, Sink
@@ -25,12 +23,11 @@ CONFIG_KEY = "testData"
 @dataclass(frozen=True, slots=True)
 class Feed:
     """What a data source's actor feeds and reads: the factory's state, the storage actor's
-    inbox and its synchronous ``apply`` (the event loop thread only, so that a change is visible
-    as soon as the data source's call returns), and the recording side."""
+    writer (``apply_now``, on the event loop thread, makes a change visible as soon as the data
+    source's call returns), and the recording side."""
 
     state: FactoryState
-    outbox: MemoryObjectSendStream[StorageMessage]
-    apply: Callable[[StorageMessage], None]
+    storage: StorageWriter
     recording: Recording
 
 
@@ -77,8 +74,8 @@ class DataSourceMode(Mode):
         return self._data_source().recording_sink(self.parts.recording)
 
     async def start(self, tg: TaskGroup) -> None:
-        send, storage = await self.start_storage(tg)
-        feed = Feed(self.parts.state, send, storage.apply_now, self.parts.recording)
+        storage = await self.start_storage(tg)
+        feed = Feed(self.parts.state, storage, self.parts.recording)
         await tg.start(self._data_source().data_source_actor(feed).run)
 
     def status(self, ready: bool, destroyed: bool) -> ModeStatus:

@@ -32,7 +32,7 @@ class LocalhostMode(Mode):
 
     async def start(self, tg: TaskGroup) -> None:
         config = self.parts.config
-        send, _ = await self.start_storage(tg)
+        send = await self.start_storage(tg)
         self._source = LocalhostSource(
             self.parts.state, send, config.split_file, config.segment_directory,
             config.localhost_refresh_enabled, config.features_refresh_rate,

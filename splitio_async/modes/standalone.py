@@ -77,7 +77,7 @@ class StandaloneMode(Mode):
         config = parts.config
         api = self._api
         assert api is not None
-        outbox, _ = await self.start_storage(tg)
+        outbox = await self.start_storage(tg)
         await self._start_telemetry(tg, api)  # first: it observes every request
         flags = FlagSyncer(api, parts.state, outbox, config.flag_sets_filter,
                            config.sync_retry_base, config.sync_retry_max,

@@ -4,10 +4,8 @@ is applied (a flag change overtook the fetch) is not brought back; data other so
 
 from __future__ import annotations
 
-import anyio
-
 from splitio_async.actors.messages import ApplyFlags, ApplySegment
-from splitio_async.actors.storage import StorageActor
+from splitio_async.actors.storage import StorageActor, StorageWriter
 from splitio_async.lifecycle import FactoryState
 from splitio_async.models.splits import parse_split
 from splitio_async.sdk_events import SdkEventsHub
@@ -15,14 +13,11 @@ from splitio_async.storage.snapshot import FlagChanges
 from tests.helpers import rollout_flag, segment_flag
 
 
-def _actor() -> tuple[StorageActor, FactoryState]:
-    """An actor driven through ``apply_now`` only (its inbox is never used)."""
+def _actor() -> tuple[StorageWriter, FactoryState]:
+    """A writer driven through ``apply_now`` only (the actor's task never runs)."""
     state = FactoryState()
-    send, receive = anyio.create_memory_object_stream[object](1)
-    send.close()
-    receive.close()
-    actor = StorageActor(state, receive, SdkEventsHub(), None, lambda: None)  # type: ignore[arg-type]
-    return actor, state
+    actor = StorageActor(state, SdkEventsHub(), None, lambda: None)
+    return actor.writer, state
 
 
 def _flags(*raw: dict[str, object]) -> ApplyFlags:
