@@ -5,6 +5,7 @@ the shim stays a facade, and no task is spawned unowned."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,18 @@ def test_actors_depend_on_ports() -> None:
                 if name.startswith("splitio_async.transport."):
                     assert name.startswith(PORTS), f"{path} imports {name}"
                 assert not name.startswith(ABOVE_ACTORS), f"{path} imports {name}"
+
+
+def test_actors_take_time_from_their_clock() -> None:
+    """Actors sleep, set deadlines and read the time through the ``Clock`` they are given, so
+    a test drives them with a fake clock (``sleep_forever`` and CPU slicing are not time)."""
+    real_time = re.compile(
+        r"\b(time\.(time|monotonic)\(|anyio\.(sleep|current_time|move_on_after|fail_after)\("
+        r"|(move_on_after|fail_after)\()"
+    )
+    for path in _modules(PACKAGE, "actors"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            assert not real_time.search(line), f"{path}:{number}: {line.strip()}"
 
 
 def test_shim_only_uses_public_names_and_lowlevel() -> None:

@@ -33,9 +33,12 @@ from ..limits import DATA_ERRORS, Limits, describe_data_error
 from ..models.rule_based_segments import parse_rule_based_segment
 from ..models.splits import parse_split
 from ..runtime.backoff import ProblemLog
+from ..runtime.clock import SYSTEM_CLOCK
 from ..runtime.files import read_bounded
+from ..runtime.periodic import periodic
 from ..status import ChangeSubscription
 from ..storage.snapshot import FlagChanges, Snapshot
+from ..transport.protocols import Clock
 from .flag_syncer import FlagSyncer
 from .messages import ApplyFlags, ApplySegment, MarkReady
 from .segment_syncer import SegmentSyncer
@@ -44,6 +47,7 @@ from .storage import StorageWriter
 _LOGGER = logging.getLogger("splitio.sync.bootstrap")
 
 WRITE_PERIOD = 5.0  # seconds between cache writes while data keeps changing
+FINAL_WRITE_TIMEOUT = 2.0  # seconds the last write at shutdown may take
 _UNUSABLE: tuple[type[BaseException], ...] = (OSError, *DATA_ERRORS)  # a file, its content
 
 
@@ -189,8 +193,12 @@ async def bootstrap(
 class CacheWriter:
     """Writes the cache file after the first live sync and whenever data changed."""
 
-    def __init__(self, state: FactoryState, path: str, changes: ChangeSubscription) -> None:
+    def __init__(
+        self, state: FactoryState, path: str, changes: ChangeSubscription,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self._state = state
+        self._clock = clock
         self._path = path
         self._changes = changes
         self._dirty = True
@@ -202,11 +210,9 @@ class CacheWriter:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._watch)
-                while True:
-                    await anyio.sleep(WRITE_PERIOD)
-                    await self._write_if_needed()
+                await periodic(self._write_if_needed, WRITE_PERIOD, clock=self._clock)
         finally:
-            with anyio.move_on_after(2, shield=True):
+            with self._clock.deadline(FINAL_WRITE_TIMEOUT, shield=True):
                 await self._write_if_needed()
 
     async def _watch(self) -> None:

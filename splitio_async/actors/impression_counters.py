@@ -3,11 +3,12 @@ counts and unique keys, to Split's API or (consumer mode) to Redis."""
 
 from __future__ import annotations
 
-import time
 from typing import Any, Protocol
 
 from ..engine.impressions import ImpressionsStrategy
 from ..models.wire import unique_keys_bodies
+from ..runtime.clock import SYSTEM_CLOCK
+from ..transport.protocols import Clock
 
 COUNTS_PERIOD = 1800.0  # impression counts (official)
 UNIQUE_KEYS_PERIOD = 900.0  # unique keys (official)
@@ -26,19 +27,21 @@ class ImpressionCounters:
     15 min or past 30,000 pairs, both at shutdown. A failed send is merged back and retried."""
 
     def __init__(
-        self, api: CountsDestination, strategy: ImpressionsStrategy, mode: str
+        self, api: CountsDestination, strategy: ImpressionsStrategy, mode: str,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._api = api
         self._strategy = strategy
         self._mode = mode
-        now = time.monotonic()
+        self._clock = clock
+        now = clock.now()
         self._counts_due = now + COUNTS_PERIOD
         self._keys_due = now + UNIQUE_KEYS_PERIOD
         self.counts_sent = 0
         self.unique_keys_sent = 0
 
     async def flush(self, final: bool) -> None:
-        now = time.monotonic()
+        now = self._clock.now()
         if final or now >= self._counts_due:
             await self._send_counts()
             self._counts_due = now + COUNTS_PERIOD

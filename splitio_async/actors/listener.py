@@ -10,9 +10,9 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
-import anyio
-
 from .._threads import to_worker_thread
+from ..runtime.clock import SYSTEM_CLOCK
+from ..transport.protocols import Clock
 from .serial import SerialWorker
 
 _LOGGER = logging.getLogger("splitio.client.listener")
@@ -40,17 +40,19 @@ async def _in_worker_thread(log_impression: Any, data: dict[str, Any]) -> None:
 
 
 class ListenerActor(SerialWorker[Awaitable[Any]]):
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__(QUEUE_SIZE)
+        self._clock = clock
 
     async def handle(self, outcome: Awaitable[Any]) -> None:
         try:
-            with anyio.fail_after(CALL_TIMEOUT):
+            with self._clock.deadline(CALL_TIMEOUT) as deadline:
                 await outcome
-        except TimeoutError:
-            _LOGGER.error("Impression listener took longer than %ss; abandoned", CALL_TIMEOUT)
         except Exception:
             _LOGGER.exception("Impression listener raised; the evaluation was not affected")
+            return
+        if deadline.cancelled_caught:
+            _LOGGER.error("Impression listener took longer than %ss; abandoned", CALL_TIMEOUT)
 
     def discard(self, outcome: Awaitable[Any]) -> None:
         close = getattr(outcome, "close", None)

@@ -37,8 +37,11 @@ from ..localhost import (
 from ..models.rule_based_segments import RuleBasedSegment, parse_rule_based_segment
 from ..models.splits import Split, parse_split
 from ..runtime.backoff import ProblemLog
+from ..runtime.clock import SYSTEM_CLOCK
 from ..runtime.files import read_bounded
+from ..runtime.periodic import periodic
 from ..storage.snapshot import FlagChanges, Snapshot
+from ..transport.protocols import Clock
 from .messages import ApplyFlags, ApplySegment, MarkReady
 from .storage import StorageWriter
 
@@ -223,9 +226,11 @@ class LocalhostSource:
         flags_period: float,
         segments_period: float,
         limits: Limits | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._state = state
         self._storage = storage
+        self._clock = clock
         self._split_file = split_file
         self._segment_directory = segment_directory
         self._refresh = refresh
@@ -261,8 +266,8 @@ class LocalhostSource:
         self, period: float, step: Callable[[ProblemLog], Awaitable[bool]], problems: ProblemLog
     ) -> None:
         """Reload every ``period``; a problem keeps the last good data (never ends the loop)."""
-        while True:
-            await anyio.sleep(period)
+
+        async def reload() -> None:
             try:
                 ok = await step(problems)
             except Exception as exc:  # a bug: logged (traceback once), the data stays served
@@ -270,9 +275,11 @@ class LocalhostSource:
                     f"localhost reload failed unexpectedly ({exc!r}); keeping the last good data",
                     logging.ERROR, exc_info=exc,
                 )
-                continue
+                return
             if ok:
                 problems.recovered("localhost files")
+
+        await periodic(reload, period, clock=self._clock)
 
     async def _load_flags(self) -> None:
         try:

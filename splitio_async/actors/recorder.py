@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -26,8 +25,11 @@ import anyio
 from anyio.abc import TaskStatus
 
 from ..runtime.backoff import Backoff, ProblemLog
+from ..runtime.clock import SYSTEM_CLOCK
 from ..runtime.intake import Intake
+from ..runtime.periodic import periodic
 from ..runtime.waker import Waker
+from ..transport.protocols import Clock
 
 _LOGGER = logging.getLogger("splitio.recorder")
 
@@ -65,8 +67,10 @@ class Recorder(Generic[Raw, Item]):
         retry_base: float = 1.0,
         retry_cap: float = 30.0,
         give_up: Callable[[], bool] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.name = name
+        self._clock = clock
         self._intake = intake
         self._prepare = prepare
         self._send = send
@@ -110,17 +114,8 @@ class Recorder(Generic[Raw, Item]):
         self._intake.set_waker(self._waker, threading.get_ident())
         task_status.started()
         try:
-            wait = self._period
-            while not self._stopping:
-                if wait == self._period and self._idle():
-                    await self._waker.wait()  # the next record (or stop): no timer while idle
-                    if self._stopping:
-                        break
-                with anyio.move_on_after(wait):
-                    await self._waker.wait()
-                wait = self._period if await self._flush(final=False) else min(
-                    self._period, self._backoff.next()
-                )
+            await periodic(self._flush_now, self._period, clock=self._clock, wake=self._waker,
+                           until=lambda: self._stopping, idle=self._idle)
             await self._final_flush()
         finally:
             self._intake.set_waker(None)
@@ -141,13 +136,18 @@ class Recorder(Generic[Raw, Item]):
             self._on_flush is None and not self._pending and self._intake.wake_on_next()
         )
 
+    async def _flush_now(self) -> float | None:
+        """A flush woken by the period or the intake; after a failure, the next comes sooner,
+        with backoff."""
+        return None if await self._flush(final=False) else min(self._period, self._backoff.next())
+
     async def _final_flush(self) -> None:
         """Retry until everything is delivered; the factory's shutdown deadline cancels us
         (or, at once, a service that never answered: nothing suggests it will now)."""
         while not await self._flush(final=True):
             if self._give_up is not None and self._give_up():
                 return
-            await anyio.sleep(min(self._backoff.next(), FINAL_RETRY_CAP))
+            await self._clock.sleep(min(self._backoff.next(), FINAL_RETRY_CAP))
 
     async def _flush(self, final: bool) -> bool:
         """Send what is pending; False when something failed (it stays pending)."""
@@ -178,7 +178,7 @@ class Recorder(Generic[Raw, Item]):
                 ok = False
         if ok:
             if sent:
-                self.last_success = int(time.time() * 1000)
+                self.last_success = int(self._clock.wall() * 1000)
             self._backoff.reset()
             self._problems.recovered(self.name)
         return ok

@@ -23,6 +23,7 @@ from ..lifecycle import FactoryState
 from ..limits import DATA_ERRORS, describe_data_error
 from ..runtime.backoff import Backoff, ProblemLog
 from ..runtime.clock import SYSTEM_CLOCK
+from ..runtime.periodic import periodic
 from ..transport.errors import APIError, AuthError, URITooLongError
 from ..transport.protocols import Clock
 from .flag_syncer import FlagSyncer
@@ -213,30 +214,29 @@ class Synchronizer:
     ) -> None:
         backoff = Backoff(self._retry_base, self._retry_cap)
         problems = self._problems[what]
-        wait = period
-        while not self._stopped:
-            await self._clock.sleep(wait)
+
+        async def attempt() -> float | None:
+            """One poll; the wait before the next (None: the period)."""
             try:
                 await step()
             except AuthError as exc:
-                self._fatal(exc)
-                return
+                self._fatal(exc)  # stops the loop
+                return None
             except APIError as exc:
                 problems.problem(f"{what}: fetch failed: {exc}")
-                wait = min(period, backoff.next())  # retry sooner than a long period, with backoff
-                continue
+                return min(period, backoff.next())  # sooner than a long period, with backoff
             except DATA_ERRORS as exc:  # unusable data: like malformed JSON, not a bug
                 problems.problem(f"{what}: unusable data ({describe_data_error(exc)})")
-                wait = min(period, backoff.next())
-                continue
+                return min(period, backoff.next())
             except Exception as exc:  # a bug must not end syncing silently
                 problems.problem(f"{what}: unexpected error; retrying next period: {exc!r}",
                                  logging.ERROR, exc_info=exc)
-                wait = period
-                continue
+                return None
             backoff.reset()
             problems.recovered(what)
-            wait = period
+            return None
+
+        await periodic(attempt, period, clock=self._clock, until=lambda: self._stopped)
 
     async def _poll_flags(self) -> None:
         await self._flags.sync()

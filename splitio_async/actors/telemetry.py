@@ -31,9 +31,12 @@ from ..models.telemetry import (
     StorageStats,
     TelemetryStore,
 )
+from ..runtime.clock import SYSTEM_CLOCK
 from ..runtime.intake import Intake
+from ..runtime.periodic import periodic
 from ..runtime.waker import Waker
 from ..storage.snapshot import Snapshot
+from ..transport.protocols import Clock
 
 _LOGGER = logging.getLogger("splitio.sync.telemetry")
 
@@ -114,8 +117,10 @@ class TelemetryActor:
         factory_counts: Callable[[], tuple[int, int]],
         session_start: float | None = None,
         store: TelemetryStore | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._api = api
+        self._clock = clock
         self._intake = intake
         self._state = state
         self._settings = settings
@@ -130,6 +135,7 @@ class TelemetryActor:
         self._finished = anyio.Event()
         self._waker: Waker | None = None
         self._drops_reported = 0
+        self._next_post = 0.0  # clock time of the next usage post
 
     # ------------------------------------------------------------------ inputs
 
@@ -174,17 +180,24 @@ class TelemetryActor:
     # ------------------------------------------------------------------ internals
 
     async def _post_usage_periodically(self, waker: Waker) -> None:
-        next_post = anyio.current_time() + self._period
-        while not self._stopping:
-            wait = next_post - anyio.current_time()
-            if len(self._intake):  # idle (no calls since the last drain): sleep until the post
-                wait = min(DRAIN_PERIOD, wait)
-            with anyio.move_on_after(wait):
-                await waker.wait()
-            self._drain()
-            if not self._stopping and anyio.current_time() >= next_post:
-                await self._post_usage()
-                next_post = anyio.current_time() + self._period
+        """Drain when woken, every ``DRAIN_PERIOD`` while calls arrive; post usage every
+        period."""
+        self._next_post = self._clock.now() + self._period
+        await periodic(self._drain_and_post, self._next_wait(), clock=self._clock, wake=waker,
+                       until=lambda: self._stopping)
+
+    async def _drain_and_post(self) -> float:
+        self._drain()
+        if not self._stopping and self._clock.now() >= self._next_post:
+            await self._post_usage()
+            self._next_post = self._clock.now() + self._period
+        return self._next_wait()
+
+    def _next_wait(self) -> float:
+        wait = self._next_post - self._clock.now()
+        if len(self._intake):  # idle (no calls since the last drain): sleep until the post
+            wait = min(DRAIN_PERIOD, wait)
+        return wait
 
     async def _post_config_when_ready(self) -> None:
         with self._config_wait:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -22,9 +21,12 @@ from anyio.abc import TaskStatus
 from ..models.events import Event
 from ..models.impressions import Impression
 from ..models.telemetry import EXCEPTION, METHOD_CODES, NOT_READY, CallRecord, bucket_index
+from ..runtime.clock import SYSTEM_CLOCK
 from ..runtime.intake import Intake
+from ..runtime.periodic import periodic
 from ..runtime.waker import Waker
 from ..transport.metadata import SdkMetadata
+from ..transport.protocols import Clock
 from .commands import Batch
 from .keys import IMPRESSIONS_TTL, RedisKeys
 
@@ -128,10 +130,12 @@ class RedisTelemetry:
     writes the totals every ``TELEMETRY_PERIOD`` seconds and at shutdown."""
 
     def __init__(self, sink: RedisSink, calls: Intake[CallRecord],
-                 period: float = TELEMETRY_PERIOD) -> None:
+                 period: float = TELEMETRY_PERIOD, clock: Clock = SYSTEM_CLOCK) -> None:
         self._sink = sink
         self._calls = calls
         self._period = period
+        self._clock = clock
+        self._due = 0.0  # clock time of the next write
         self._latencies: Counter[tuple[str, int]] = Counter()
         self._exceptions: Counter[str] = Counter()
         self.written = 0
@@ -140,17 +144,19 @@ class RedisTelemetry:
         waker = Waker()
         self._calls.set_waker(waker)
         task_status.started()
-        due = time.monotonic() + self._period
+        self._due = self._clock.now() + self._period
         try:
-            while True:
-                with anyio.move_on_after(max(0.0, due - time.monotonic())):
-                    await waker.wait()
-                self._take()
-                if time.monotonic() >= due:
-                    await self.flush()
-                    due = time.monotonic() + self._period
+            await periodic(self._take_and_write, self._period, clock=self._clock, wake=waker)
         finally:
             self._calls.set_waker(None)
+
+    async def _take_and_write(self) -> float:
+        """Sum what the hot path queued (woken when the intake fills); write every period."""
+        self._take()
+        if self._clock.now() >= self._due:
+            await self.flush()
+            self._due = self._clock.now() + self._period
+        return max(0.0, self._due - self._clock.now())
 
     def _take(self) -> None:
         for code, latency in self._calls.drain():

@@ -20,8 +20,8 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(seconds)
 
-    def deadline(self, seconds: float) -> anyio.CancelScope:
-        return anyio.move_on_after(seconds)
+    def deadline(self, seconds: float, shield: bool = False) -> anyio.CancelScope:
+        return anyio.move_on_after(seconds, shield=shield)
 
 
 SYSTEM_CLOCK = SystemClock()

@@ -113,6 +113,9 @@ class Clock(Protocol):
         """Wait ``seconds``."""
         ...
 
-    def deadline(self, seconds: float) -> AbstractContextManager[anyio.CancelScope]:
-        """A scope whose body is cancelled after ``seconds`` (``anyio.move_on_after``)."""
+    def deadline(
+        self, seconds: float, shield: bool = False
+    ) -> AbstractContextManager[anyio.CancelScope]:
+        """A scope whose body is cancelled after ``seconds`` (``anyio.move_on_after``);
+        ``shield``: and only then, not by an outer cancellation (a final write)."""
         ...
