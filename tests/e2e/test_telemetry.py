@@ -1,6 +1,6 @@
 """Telemetry in standalone mode against the fake Split server (spec: recording.md §4): the config
 payload once after ready (never delaying readiness), usage at shutdown with the calls made and
-the HTTP results seen, and the actor's periodic posts (driven directly, with a short period)."""
+the HTTP results seen (the actor alone, on a fake clock: tests/actors/test_telemetry.py)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,10 @@ import anyio
 import pytest
 
 from splitio_async import SdkEvent, TimeoutException, get_factory_async
-from splitio_async.actors.telemetry import TelemetryActor
 from splitio_async.lifecycle import FactoryState
 from splitio_async.lowlevel import EvaluationCore, internals
 from splitio_async.models.telemetry import (
-    EXCEPTION,
-    NOT_READY_CALL,
     CallRecord,
-    ConfigSettings,
-    RecordingStats,
 )
 from splitio_async.runtime.intake import Intake
 from splitio_sync_shim import get_factory
@@ -209,109 +204,7 @@ def test_calls_from_threads_reach_the_usage_post(server: FakeSplitServer) -> Non
     assert sum(usage["mL"]["t"]) == 1000
 
 
-# ---------------------------------------------------------------------- the actor alone
-
-
-class FakeAPI:
-    """Records posted bodies; fails the next ``fail_usage`` usage posts."""
-
-    def __init__(self) -> None:
-        self.configs: list[dict[str, Any]] = []
-        self.usages: list[dict[str, Any]] = []
-        self.fail_usage = 0
-        self.posted = anyio.Event()
-
-    async def post_telemetry_config(self, body: dict[str, Any]) -> None:
-        self.configs.append(body)
-
-    async def post_telemetry_usage(self, body: dict[str, Any]) -> None:
-        self.posted.set()
-        if self.fail_usage:
-            self.fail_usage -= 1
-            raise OSError("refused")
-        self.usages.append(body)
-
-    async def next_usage(self) -> None:
-        self.posted = anyio.Event()
-        with anyio.fail_after(5):
-            await self.posted.wait()
-
-
-def actor_for(api: FakeAPI, intake: Intake[CallRecord], period: float) -> TelemetryActor:
-    settings = ConfigSettings(True, {"sp": 30, "se": 30, "im": 300, "ev": 10, "te": 60}, {},
-                              10, 10, "NONE", False, False, 0, 0)
-    return TelemetryActor(api, intake, FactoryState(), settings, period,
-                          lambda: RecordingStats(1, 2, 3, 4, 5), lambda: (1, 0))
-
-
-async def test_the_actor_posts_usage_every_period_and_at_stop() -> None:
-    api, intake = FakeAPI(), Intake[CallRecord](1000, 500)
-    actor = actor_for(api, intake, period=0.05)
-    async with anyio.create_task_group() as tg:
-        await tg.start(actor.run)
-        intake.append(("t", 10))
-        intake.append(("tr", EXCEPTION))
-        await api.next_usage()
-        await api.next_usage()
-        intake.append(("ts", 2000))
-        with anyio.fail_after(5):
-            await actor.flush_final()
-    assert not api.configs  # never ready: no config
-    first, *middle, last = api.usages
-    assert first["mL"]["t"][0] == 1 and first["mE"]["tr"] == 1
-    assert all(sum(map(sum, u["mL"].values())) == 0 for u in middle)
-    assert last["mL"]["ts"][2] == 1  # 2000 µs: (1500, 2250]
-    assert (last["iQ"], last["iDe"], last["iDr"], last["eQ"], last["eD"]) == (1, 2, 3, 4, 5)
-
-
-async def test_a_failed_usage_post_goes_out_with_the_next_one() -> None:
-    api, intake = FakeAPI(), Intake[CallRecord](1000, 500)
-    api.fail_usage = 1
-    actor = actor_for(api, intake, period=0.05)
-    async with anyio.create_task_group() as tg:
-        await tg.start(actor.run)
-        intake.append(("t", 10))
-        await api.next_usage()  # refused
-        await api.next_usage()
-        with anyio.fail_after(5):
-            await actor.flush_final()
-    assert api.usages[0]["mL"]["t"][0] == 1
-
-
-async def test_the_actor_posts_config_once_when_told_ready() -> None:
-    api, intake = FakeAPI(), Intake[CallRecord](1000, 500)
-    actor = actor_for(api, intake, period=3600)
-    async with anyio.create_task_group() as tg:
-        await tg.start(actor.run)
-        intake.append(NOT_READY_CALL)
-        actor.record_block_until_ready_timeout()
-        actor.record_ready(1500.4)
-        actor.record_ready(1500.4)
-        with anyio.fail_after(5):
-            await anyio.wait_all_tasks_blocked()
-        assert len(api.configs) == 1
-        with anyio.fail_after(5):
-            await actor.flush_final()
-    [config] = api.configs
-    assert (config["nR"], config["bT"], config["tR"], config["iM"]) == (1, 1, 1500, 2)
-    assert len(api.usages) == 1
-
-
-async def test_the_intake_wakes_the_actor_before_it_fills() -> None:
-    api, intake = FakeAPI(), Intake[CallRecord](100, 50)
-    actor = actor_for(api, intake, period=3600)
-    async with anyio.create_task_group() as tg:
-        await tg.start(actor.run)
-        for _ in range(3):
-            for _ in range(60):
-                intake.append(("t", 10))
-            with anyio.fail_after(5):
-                await anyio.wait_all_tasks_blocked()  # woken at 50: drained, waiting again
-            assert len(intake) == 0
-        with anyio.fail_after(5):
-            await actor.flush_final()
-    assert intake.dropped == 0
-    assert api.usages[-1]["mL"]["t"][0] == 180
+# ------------------------------------------------------------------------- the hot path
 
 
 def test_a_core_given_telemetry_times_its_calls() -> None:
