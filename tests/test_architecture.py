@@ -98,8 +98,6 @@ def test_actors_depend_on_ports() -> None:
     (and its errors), never an HTTP, SSE or Redis implementation, and know nothing above them."""
     for entry in ACTORS:
         for path in _modules(PACKAGE, entry):
-            if path.name == "redis_sink.py":  # moving to the Redis package (issue 13, point 8)
-                continue
             for name in _imports(path, "splitio_async"):
                 if name.startswith("splitio_async.transport."):
                     assert name.startswith(PORTS), f"{path} imports {name}"
