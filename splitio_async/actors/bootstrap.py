@@ -39,9 +39,7 @@ from ..runtime.periodic import periodic
 from ..status import ChangeSubscription
 from ..storage.snapshot import FlagChanges, Snapshot
 from ..transport.protocols import Clock
-from .flag_syncer import FlagSyncer
 from .messages import ApplyFlags, ApplySegment, MarkReady
-from .segment_syncer import SegmentSyncer
 from .storage import StorageWriter
 
 _LOGGER = logging.getLogger("splitio.sync.bootstrap")
@@ -155,16 +153,24 @@ def seed_data(snapshot: Snapshot) -> BootstrapData:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What ``bootstrap`` served: from where, and what the first live fetches must replace
+    whole (the syncers take it at construction)."""
+
+    source: str
+    replace_flags: bool
+    replace_segments: frozenset[str]
+
+
 async def bootstrap(
     storage: StorageWriter,
     paths: tuple[str | None, ...],
-    flags: FlagSyncer,
-    segments: SegmentSyncer,
     seed: Snapshot | None = None,
     limits: Limits | None = None,
-) -> str | None:
+) -> Served | None:
     """Serve from the first usable snapshot in ``paths`` at once: the factory is ready now, and
-    the first live fetch of each kind replaces the bootstrap data whole. Returns the path used.
+    the first live fetch of each kind replaces the bootstrap data whole.
 
     ``seed`` (live data handed over in a preforked worker) is served the same way, but being
     live it is kept and only updated by deltas."""
@@ -182,12 +188,12 @@ async def bootstrap(
     for name, (keys, till) in data.segments.items():
         await storage.apply(ApplySegment(name, keys, frozenset(), till, replace=True))
     await storage.apply(MarkReady())
-    if seed is None:
-        flags.fresh_start = True
-        segments.fresh_names.update(data.segments)
     _LOGGER.info("Serving %d flags from %s until the first live sync",
                  len(data.changes.flags), used)
-    return used
+    assert used is not None
+    if seed is not None:
+        return Served(used, False, frozenset())
+    return Served(used, True, frozenset(data.segments))
 
 
 class CacheWriter:

@@ -76,6 +76,7 @@ class FlagSyncer:
         retry_cap: float = 30.0,
         spec: SpecVersion | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        fresh_start: bool = False,
     ) -> None:
         self._api = api
         self._clock = clock
@@ -89,7 +90,7 @@ class FlagSyncer:
         self._on_page: Callable[[], None] | None = None
         self._lock = anyio.Lock()  # one sync at a time: polling and streaming share the syncer
         self._skipped = ThrottledLog(_LOGGER)
-        self.fresh_start = False  # set when serving bootstrap data: the first fetch replaces it
+        self._fresh_start = fresh_start  # serving bootstrap data: the first fetch replaces it
         self.last_success: int | None = None  # epoch ms of the last successful fetch
 
     async def sync(
@@ -162,7 +163,7 @@ class FlagSyncer:
             expected = (None, None) if fresh else (since, rb_since)
             if not await self._storage.apply(ApplyFlags(changes, *expected)):
                 continue
-            self.fresh_start = False
+            self._fresh_start = False
             if self._on_page is not None:
                 self._on_page()
             if ff_till == _int(ff, "s", since) and rbs_till_seen == _int(rbs, "s", rb_since):
@@ -175,7 +176,7 @@ class FlagSyncer:
         retry_latest = self._spec.retry_latest()
         while True:
             snapshot = self._state.snapshot
-            fresh = self.fresh_start or retry_latest
+            fresh = self._fresh_start or retry_latest
             since = -1 if fresh else snapshot.flags_change_number
             rb_since = -1 if fresh else snapshot.rule_based_segments_change_number
             try:

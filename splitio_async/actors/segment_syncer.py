@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Set as AbstractSet
 
 import anyio
 
@@ -43,6 +44,7 @@ class SegmentSyncer:
         retry_base: float = 10.0,
         retry_cap: float = 60.0,
         clock: Clock = SYSTEM_CLOCK,
+        fresh_names: AbstractSet[str] = frozenset(),
     ) -> None:
         self._api = api
         self._clock = clock
@@ -50,7 +52,7 @@ class SegmentSyncer:
         self._storage = storage
         self._limiter = anyio.CapacityLimiter(CONCURRENCY)
         self._locks: dict[str, anyio.Lock] = {}
-        self.fresh_names: set[str] = set()  # bootstrapped segments, replaced on first fetch
+        self._fresh_names = set(fresh_names)  # bootstrapped segments: replaced on first fetch
         self._retry_base = retry_base
         self._retry_cap = retry_cap
         self.last_success: int | None = None  # epoch ms of the last successful fetch
@@ -85,8 +87,8 @@ class SegmentSyncer:
     ) -> int:
         while True:
             since = self._state.snapshot.segment_change_numbers.get(name, -1)
-            if name in self.fresh_names:  # bootstrapped: fetch it whole and replace it
-                self.fresh_names.discard(name)
+            if name in self._fresh_names:  # bootstrapped: fetch it whole and replace it
+                self._fresh_names.discard(name)
                 since = -1
             elif till is not None and till <= since:
                 return since

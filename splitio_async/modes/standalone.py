@@ -79,15 +79,17 @@ class StandaloneMode(Mode):
         assert api is not None
         outbox = await self.start_storage(tg)
         await self._start_telemetry(tg, api)  # first: it observes every request
+        served = await bootstrap(
+            outbox, (config.bootstrap_file, config.cache_file), parts.seed, config.limits
+        )
+        self.bootstrapped_from = served.source if served is not None else None
         flags = FlagSyncer(api, parts.state, outbox, config.flag_sets_filter,
                            config.sync_retry_base, config.sync_retry_max,
-                           SpecVersion(api.sdk_url_overridden, config.spec_recheck_interval))
+                           SpecVersion(api.sdk_url_overridden, config.spec_recheck_interval),
+                           fresh_start=served is not None and served.replace_flags)
         segments = SegmentSyncer(  # segments back off twice as long as flags (official 60 s)
-            api, parts.state, outbox, config.sync_retry_base, 2 * config.sync_retry_max
-        )
-        self.bootstrapped_from = await bootstrap(
-            outbox, (config.bootstrap_file, config.cache_file), flags, segments,
-            parts.seed, config.limits,
+            api, parts.state, outbox, config.sync_retry_base, 2 * config.sync_retry_max,
+            fresh_names=served.replace_segments if served is not None else frozenset(),
         )
         if config.cache_file:
             writer = CacheWriter(parts.state, config.cache_file, parts.changes.subscribe())

@@ -133,8 +133,7 @@ async def test_bootstrapped_data_is_replaced_by_the_first_fetch() -> None:
     api, storage, clock = FakeChangesAPI(), Storage(), FakeClock()
     storage.writer.apply_now(ApplyFlags(FlagChanges(
         flags=(parse_split(rollout_flag("from_file", changeNumber=50)),), flags_till=50)))
-    flags = syncer(api, storage, clock)
-    flags.fresh_start = True
+    flags = FlagSyncer(api, storage.state, storage.writer, None, clock=clock, fresh_start=True)
     api.split_answers = [page([rollout_flag("live", changeNumber=40)], -1, 40)]
     async with running(storage):
         with anyio.fail_after(WAIT):

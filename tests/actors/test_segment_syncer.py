@@ -123,8 +123,8 @@ async def test_a_bootstrapped_segment_is_fetched_whole_and_replaced() -> None:
     api, storage, clock = FakeChangesAPI(), Storage(), FakeClock()
     with_flags(storage, "vip")
     storage.writer.apply_now(ApplySegment("vip", frozenset({"old"}), frozenset(), 50, True))
-    segments = syncer(api, storage, clock)
-    segments.fresh_names.add("vip")
+    segments = SegmentSyncer(api, storage.state, storage.writer, clock=clock,
+                             fresh_names={"vip"})
     api.segment_answers["vip"] = [segment_page("vip", ["new"], -1, 40)]
     async with running(storage):
         with anyio.fail_after(WAIT):
