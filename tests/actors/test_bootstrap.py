@@ -1,6 +1,7 @@
-"""The cache writer alone, on a fake clock: it writes what the SDK holds every ``WRITE_PERIOD``
-while data keeps changing (once live data is in), not when nothing changed, and once more when
-the factory stops."""
+"""Bootstrap and the cache writer alone: a snapshot file (or a preforked master's data) is served
+at once and says what the first live fetches must replace; the cache writer, on a fake clock,
+writes what the SDK holds every ``WRITE_PERIOD`` while data keeps changing (once live data is
+in), not when nothing changed, and once more when the factory stops."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from splitio_async.actors.bootstrap import WRITE_PERIOD, CacheWriter
+from splitio_async.actors.bootstrap import WRITE_PERIOD, CacheWriter, Served, bootstrap
 from splitio_async.actors.messages import ApplyFlags
 from splitio_async.models.splits import parse_split
 from splitio_async.status import Change, ChangeFeed
 from splitio_async.storage.snapshot import FlagChanges
-from tests.actors.fakes import FakeClock, Storage, eventually
+from tests.actors.fakes import FakeClock, Storage, eventually, running
 from tests.helpers import rollout_flag
 
 pytestmark = pytest.mark.anyio
@@ -67,3 +68,42 @@ async def test_a_change_published_since_the_last_write_is_written_at_stop(
         tg.cancel_scope.cancel()  # before the period is over
     feed.close()
     assert writer.writes == 2 and held_flags(path) == {"f", "g"}
+
+
+async def test_a_snapshot_file_is_served_at_once_and_replaced_by_live_data(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "snapshot.json"
+    path.write_text(json.dumps({
+        "ff": {"d": [rollout_flag("f", changeNumber=5)], "s": -1, "t": 5},
+        "segments": {"vip": {"keys": ["a"], "till": 3}},
+    }))
+    storage = Storage()
+    async with running(storage):
+        served = await bootstrap(storage.writer, (None, str(path)))
+    assert served == Served(str(path), True, frozenset({"vip"}))
+    assert set(storage.snapshot.flags) == {"f"} and storage.ready_calls == 1
+    assert storage.snapshot.segments["vip"] == {"a"}
+
+
+async def test_a_preforked_masters_data_is_served_and_kept(tmp_path: Path) -> None:
+    master = Storage()
+    master.writer.apply_now(ApplyFlags(FlagChanges(
+        flags=(parse_split(rollout_flag("f", changeNumber=5)),), flags_till=5)))
+    storage = Storage()
+    async with running(storage):
+        served = await bootstrap(storage.writer, (str(tmp_path / "unused.json"),),
+                                 seed=master.snapshot)
+    assert served == Served("preforked master", False, frozenset())
+    assert set(storage.snapshot.flags) == {"f"}
+
+
+async def test_an_unusable_snapshot_is_logged_and_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = tmp_path / "snapshot.json"
+    path.write_text("[1, 2")
+    storage = Storage()
+    async with running(storage):
+        assert await bootstrap(storage.writer, (str(path), None)) is None
+    assert storage.ready_calls == 0 and "cannot be used" in caplog.text
