@@ -104,6 +104,15 @@ def test_actors_depend_on_ports() -> None:
                 assert not name.startswith(ABOVE_ACTORS), f"{path} imports {name}"
 
 
+def test_the_edge_knows_nothing_above_it() -> None:
+    """``transport/`` turns bytes into models and back: it never imports an actor, the
+    evaluation engine or the composition layer."""
+    above = ("splitio_async.actors", "splitio_async.engine", *ABOVE_ACTORS)
+    for path in _modules(PACKAGE, "transport"):
+        for name in _imports(path, "splitio_async"):
+            assert not name.startswith(above), f"{path} imports {name}"
+
+
 def test_actors_take_time_from_their_clock() -> None:
     """Actors sleep, set deadlines and read the time through the ``Clock`` they are given, so
     a test drives them with a fake clock (``sleep_forever`` and CPU slicing are not time)."""
