@@ -32,6 +32,7 @@ class Waker:
     def __init__(self) -> None:
         self._loop_thread = threading.get_ident()
         self._event = anyio.Event()
+        self._again = False  # woken again while the event was still set
         self._schedule = _threadsafe_scheduler()
         self._divert: Callable[[], None] | None = None
 
@@ -48,17 +49,26 @@ class Waker:
                 self._schedule(divert)
             return
         if threading.get_ident() == self._loop_thread:
-            self._event.set()
+            self._set_current()
             return
         with contextlib.suppress(RuntimeError):  # loop closing: the final drain takes the items
             self._schedule(self._set_current)
 
     def _set_current(self) -> None:
-        self._event.set()  # runs on the loop thread: sets whichever event is current then
+        """Set whichever event is current (loop thread). A wake while it is still set is kept
+        for the next ``wait``: two wakes before a wait are two wake-ups, so an idle recorder
+        woken at a record and then at its threshold, both before it ran, still flushes at the
+        threshold instead of after a period."""
+        if self._event.is_set():
+            self._again = True
+        self._event.set()
 
     async def wait(self) -> None:
         await self._event.wait()
         self._event = anyio.Event()
+        if self._again:
+            self._again = False
+            self._event.set()
 
     def set(self) -> None:
         """Loop-thread shortcut (stop requests and timers)."""

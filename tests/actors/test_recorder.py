@@ -84,6 +84,9 @@ async def test_a_failed_bulk_is_kept_and_retried_sooner_with_backoff() -> None:
         assert 1.0 <= wait <= 2.0
         await clock.advance(wait)
         assert destination.sent == [1] and events.last_problem is None
+        assert clock.sleepers == []  # nothing left: no timer until the next record
+        intake.append(2)
+        await clock.settle()
         assert clock.sleepers == [PERIOD]  # back to the period
 
 
@@ -171,3 +174,15 @@ async def test_a_bug_preparing_records_loses_them_but_not_the_recorder() -> None
         intake.append(2)
         await clock.advance(PERIOD)
     assert events.lost == 1 and destination.sent == [2]
+
+
+async def test_an_idle_recorder_sets_no_timer_until_the_next_record() -> None:
+    clock, destination, intake = FakeClock(), Destination(), Intake[int](100, 50)
+    async with running(recorder(clock, destination, intake)):
+        await clock.advance(10 * PERIOD)
+        assert clock.sleepers == [] and destination.bulks == []
+        intake.append(1)
+        await clock.settle()
+        assert clock.sleepers == [PERIOD]
+        await clock.advance(PERIOD)
+        assert destination.sent == [1] and clock.sleepers == []

@@ -72,12 +72,21 @@ async def test_usage_is_posted_every_period_and_at_stop() -> None:
     assert not api.configs  # never ready: no config
 
 
-async def test_records_are_drained_every_few_seconds_between_posts() -> None:
+async def test_calls_arriving_are_drained_every_few_seconds_and_idle_it_sleeps() -> None:
     api, intake, clock = TelemetryAPI(), Intake[CallRecord](1000, 500), FakeClock()
+
+    async def post_while_called(body: dict[str, Any]) -> None:
+        api.usages.append(body)
+        intake.append(("t", 10))  # a call made while the usage post is in flight
+
+    api.post_telemetry_usage = post_while_called  # type: ignore[method-assign]
     async with running(actor(api, intake, clock)):
-        intake.append(("t", 10))
+        assert clock.sleepers == [PERIOD]  # idle: nothing until the post
+        await clock.advance(PERIOD)
+        assert len(api.usages) == 1 and len(intake) == 1
+        assert clock.sleepers == [DRAIN_PERIOD]  # calls arrive: drained within seconds
         await clock.advance(DRAIN_PERIOD)
-        assert len(intake) == 0 and api.usages == []
+        assert len(intake) == 0 and clock.sleepers == [PERIOD - DRAIN_PERIOD]
 
 
 async def test_a_usage_post_that_failed_goes_out_with_the_next() -> None:
