@@ -205,7 +205,7 @@ def _redis_snapshot(url: str, prefix: str | None, timeout: float) -> Snapshot:
         redis = require("redis", "--redis")
     except MissingDependencyError as exc:
         raise CliError(str(exc), USAGE_ERROR) from None
-    from .redis.connection import run_blocking  # noqa: PLC0415 - needs redis-py
+    from .redis.connection import BlockingRedis  # noqa: PLC0415 - needs redis-py
 
     try:
         client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=timeout,
@@ -215,7 +215,7 @@ def _redis_snapshot(url: str, prefix: str | None, timeout: float) -> Snapshot:
     try:
         with client:
             reader = RedisReader(RedisKeys(prefix), _event_loop_only,
-                                 lambda batch: run_blocking(client, batch))
+                                 BlockingRedis(client).execute)
             snapshot = drive_sync(read_snapshot(), reader.read_blocking)
     except redis.RedisError as exc:
         raise CliError(f"cannot read Redis at {url}: {exc}") from None

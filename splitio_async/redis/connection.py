@@ -3,11 +3,15 @@
 A factory holds up to two clients. On its event loop (asyncio or trio) our small RESP client on
 anyio streams (``resp.py``) serves standalone Redis and Sentinel; redis-py's asyncio client
 serves Redis Cluster and a user's ``redisConnectionPool`` on asyncio (on trio, where redis-py has
-no client, those run in worker threads). The blocking client is redis-py's: the sync shim's
-threads run their own calls' steps with it, in their own thread.
-Each is built on first use. A batch of more than one command goes out as one non-transactional
-pipeline: one round trip. Standalone, Sentinel (with or without TLS) and Cluster all look the
-same from here.
+no client, those run in worker threads). The blocking client is redis-py's (``BlockingRedis``,
+through its public API): the sync shim's threads run their own calls' steps with it, in their own
+thread.
+Each is built on first use. A batch of more than one command goes out at once: one round trip.
+Standalone, Sentinel (with or without TLS) and Cluster all look the same from here.
+
+Errors: redis-py's (and the socket's) become ``StorageUnavailable`` here, at the edge, with the
+original as its cause; an error reply saying a key holds the wrong kind of value (``WRONGTYPE``)
+is the data's fault and stays itself, so the SDK reports it as a data error.
 """
 
 from __future__ import annotations
@@ -32,11 +36,12 @@ import redis.cluster
 import redis.retry
 import redis.sentinel
 import sniffio
+from redis.exceptions import MasterDownError
 
 from .._threads import to_worker_thread
 from ..storage.reads import StorageUnavailable
 from .commands import Batch
-from .resp import NativeRedis, ReplyReader, first_error, node_unusable, pack
+from .resp import NativeRedis, first_error, node_unusable, pack
 from .settings import RedisSettings
 
 # redis-py 8 asks for driver info (older releases read their version once, at import); looked up
@@ -48,7 +53,6 @@ _DriverInfo: Any = (
 
 _LOGGER = logging.getLogger("splitio.storage.adapters.redis")
 
-_CHUNK = 65536
 _UNROUTED = frozenset(("keys", "ping"))  # commands a cluster pipeline cannot route
 _CLUSTERS = (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster)
 
@@ -210,96 +214,110 @@ def _method(client: Any, name: str) -> Any:
     return method
 
 
-class _Held:
-    """Connections taken from a client's pool once and kept: a call pops an idle one (or takes
-    a new one from the pool when all are busy) and pushes it back, a list operation instead of
-    redis-py's pool check-out and check-in with their lock and bookkeeping (a third of the cost
-    of a loopback round trip). They stay checked out of the pool, so ``redisMaxConnections``
-    still bounds them; a connection that fails is dropped (disconnected and given back)."""
+class BlockingRedis:
+    """redis-py's blocking client, and how a batch runs on it, through redis-py's public API.
 
-    __slots__ = ("idle", "pid", "pool")
+    Standalone and Sentinel: the batch is packed once and written in one go on one connection
+    (``send_packed_command``), its replies read back one by one (``read_response``): one round
+    trip, without the pipeline machinery, which costs about as much again as the round trip on
+    loopback. The connections are taken from the client's pool once and kept here between calls
+    (a list pop and push instead of the pool's check-out and check-in with their lock and
+    bookkeeping); they stay checked out of the pool, so ``redisMaxConnections`` still bounds them.
+    A connection that fails is disconnected and given back; a stale one (Redis restarted, a
+    Sentinel failover, a demoted or loading master) is replaced and the batch sent once more;
+    a connection is never left half-read. Redis Cluster: redis-py's own pipelines, which route
+    each command to its node.
 
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
-        self.idle: list[Any] = []
-        self.pid = os.getpid()
+    Replies are text (bulk strings decoded even when a user's ``redisConnectionPool`` does not
+    decode), as the reads' translation (``commands``) expects."""
 
+    __slots__ = ("_idle", "_pid", "_pool", "client")
 
-def _held(client: Any) -> _Held | None:
-    """The held connections of a standalone or Sentinel client (None for a cluster)."""
-    held: _Held | None = getattr(client, "_splitio_held", None)
-    if held is None or held.pid != os.getpid():  # new, or inherited through a fork: the
-        # parent's sockets are left alone (redis-py only shuts down its own process's)
-        pool = getattr(client, "connection_pool", None)
-        if not (hasattr(pool, "get_connection") and hasattr(pool, "release")):
-            return None
-        held = _Held(pool)
-        client._splitio_held = held
-    return held
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._pool: Any = None if isinstance(client, _CLUSTERS) else client.connection_pool
+        self._idle: list[Any] = []
+        self._pid = os.getpid()
 
+    def execute(self, batch: Batch) -> list[Any]:
+        if self._pool is None:
+            return _run_client(self.client, batch)
+        if self._pid != os.getpid():  # inherited through a fork: the parent's connections are
+            self._idle, self._pid = [], os.getpid()  # left alone (redis-py resets its pool)
+        for attempt in (0, 1):
+            try:
+                connection = self._idle.pop()
+            except IndexError:
+                connection = self._pool.get_connection()
+            try:
+                replies = _exchange(connection, batch)
+            except BaseException as exc:
+                self._drop(connection)
+                if attempt or not isinstance(exc, redis.ConnectionError | OSError):
+                    raise
+                continue
+            error = first_error(replies)
+            if error is not None:
+                if _unusable_node(error):  # a demoted or loading master: connect afresh
+                    self._drop(connection)
+                else:
+                    self._idle.append(connection)
+                raise error
+            self._idle.append(connection)
+            return replies
+        raise AssertionError("unreachable")
 
-def _run_held(held: _Held, batch: Batch) -> list[Any]:
-    """A batch written in one go on one connection and its replies read back: one round trip
-    without redis-py's pipeline machinery, which costs about as much again as the round trip
-    itself on loopback. redis-py connects (TLS, AUTH, SELECT, the Sentinel's current master);
-    the batch goes straight over the connection's socket and the replies are parsed by
-    ``resp.ReplyReader``. Replies are Redis's own (``SISMEMBER`` gives 0/1); the steps read them
-    as such. A stale connection (Redis restarted, a Sentinel failover) is replaced and the batch
-    sent once more; anything else fails the batch, and a connection is never left half-read."""
-    for attempt in (0, 1):
-        try:
-            connection = held.idle.pop()
-        except IndexError:
-            connection = held.pool.get_connection()
-        try:
-            replies = _exchange(connection, batch)
-        except BaseException as exc:
-            _drop(held, connection)
-            if isinstance(exc, TimeoutError):
-                raise redis.TimeoutError("Timeout reading from Redis") from exc
-            if attempt or not isinstance(exc, redis.ConnectionError | OSError):
-                raise
-            continue
-        error = first_error(replies)
-        if error is not None:
-            if node_unusable(error):  # a demoted or loading master: connect afresh
-                _drop(held, connection)
-            else:
-                held.idle.append(connection)
-            raise error
-        held.idle.append(connection)
-        return replies
-    raise AssertionError("unreachable")
+    def _drop(self, connection: Any) -> None:
+        """Disconnect and give back to the pool, forgetting whatever was half-read."""
+        connection.disconnect()
+        self._pool.release(connection)
 
-
-def _drop(held: _Held, connection: Any) -> None:
-    """Disconnect and give back to the pool, forgetting whatever was half-read."""
-    connection._splitio_reader = None
-    connection.disconnect()
-    held.pool.release(connection)
+    def close(self) -> None:
+        """Close the client, and a Sentinel client's connections to the sentinels, which closing
+        it leaves open (our held connections go with the pool)."""
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            self._drop(connection)
+        self.client.close()
+        for sentinel in _sentinels_of(self.client):
+            sentinel.close()
 
 
 def _exchange(connection: Any, batch: Batch) -> list[Any]:
-    sock = connection._sock
-    reader: ReplyReader | None = getattr(connection, "_splitio_reader", None)
-    if sock is None:  # disconnected by redis-py meanwhile
-        connection.connect()
-        sock, reader = connection._sock, None
+    """Write ``batch`` at once and read one reply per command; an error reply is kept in its
+    place (``ResponseError``), so the connection is left with nothing unread."""
     encoder = connection.encoder
-    if reader is None:
-        reader = ReplyReader(encoder.encoding, encoder.encoding_errors)
-        connection._splitio_reader = reader
-    sock.sendall(pack(batch, encoder.encoding, encoder.encoding_errors))
-    count = len(batch)
-    while (replies := reader.take(count)) is None:
-        reader.feed(sock.recv(_CHUNK))
+    connection.send_packed_command(
+        [pack(batch, encoder.encoding, encoder.encoding_errors)], check_health=False
+    )
+    replies = []
+    for _ in batch:
+        try:
+            replies.append(connection.read_response())
+        except redis.ResponseError as error:
+            replies.append(error)
+    if not encoder.decode_responses:  # a user's pool that does not decode
+        replies = [_decoded(reply, encoder) for reply in replies]
     return replies
 
 
-def run_blocking(client: Any, batch: Batch) -> list[Any]:
-    held = _held(client)
-    if held is not None:
-        return _run_held(held, batch)
+def _decoded(reply: Any, encoder: Any) -> Any:
+    if isinstance(reply, bytes):
+        return encoder.decode(reply, force=True)
+    if isinstance(reply, list):
+        return [_decoded(item, encoder) for item in reply]
+    return reply
+
+
+def _unusable_node(error: redis.ResponseError) -> bool:
+    """redis-py names some of Redis's "not now" errors by their class and drops their code
+    from the message; ours keep it (``resp.node_unusable``)."""
+    return isinstance(error, redis.ReadOnlyError | MasterDownError) or node_unusable(error)
+
+
+def _run_client(client: Any, batch: Batch) -> list[Any]:
+    """A Redis Cluster client: one command alone, several in a non-transactional pipeline
+    (``KEYS`` and ``PING``, which a cluster pipeline cannot route, one by one)."""
     if len(batch) == 1:
         name, *args = batch[0]
         return [_method(client, name)(*args)]
@@ -333,7 +351,7 @@ class RedisConnection:
 
     def __init__(self, settings: RedisSettings) -> None:
         self.settings = settings
-        self._blocking: Any = None
+        self._blocking: BlockingRedis | None = None
         self._async: Any = None
         self._lock = threading.Lock()
         self._async_lock = anyio.Lock()
@@ -345,12 +363,13 @@ class RedisConnection:
         ) else NativeRedis(settings)
 
     @property
-    def blocking_client(self) -> Any:
+    def blocking(self) -> BlockingRedis:
+        """The blocking client, built on first use."""
         client = self._blocking
         if client is None:
             with self._lock:
                 if self._blocking is None:
-                    self._blocking = build_blocking_client(self.settings)
+                    self._blocking = BlockingRedis(build_blocking_client(self.settings))
                 client = self._blocking
         return client
 
@@ -358,7 +377,7 @@ class RedisConnection:
         """Run ``batch`` in this thread; raises ``StorageUnavailable`` when Redis cannot be
         read (a data error -- a key holding the wrong kind of value -- is raised as itself)."""
         try:
-            return run_blocking(self.blocking_client, batch)
+            return self.blocking.execute(batch)
         except (redis.RedisError, OSError) as exc:
             if _data_error(exc):
                 raise
@@ -419,12 +438,10 @@ def _sentinels_of(client: Any) -> list[Any]:
     return list(getattr(manager, "sentinels", None) or ())
 
 
-def _close_blocking(client: Any) -> None:
+def _close_blocking(client: BlockingRedis) -> None:
     try:
         client.close()
-        for sentinel in _sentinels_of(client):
-            sentinel.close()
-    except Exception as exc:
+    except Exception as exc:  # closing must never fail destroy
         _LOGGER.debug("closing the blocking Redis client: %r", exc)
 
 
