@@ -14,8 +14,19 @@ COUNTS_PERIOD = 1800.0  # impression counts (official)
 UNIQUE_KEYS_PERIOD = 900.0  # unique keys (official)
 
 
+class PartlyWritten(Exception):
+    """A destination wrote some of what it was given, one piece at a time, and not the rest
+    (``unsent``, in the shape it was given): only that is kept for the retry, so what was
+    written is never counted twice."""
+
+    def __init__(self, cause: Exception, unsent: Any) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.unsent = unsent
+
+
 class CountsDestination(Protocol):
-    """Split's API, or Redis (``redis_sink.RedisSink``) in consumer mode."""
+    """Split's API, or the store of a consumer mode (Redis, a pluggable wrapper); may raise
+    ``PartlyWritten``."""
 
     async def post_impression_counts(self, body: dict[str, Any], mode: str) -> None: ...
 
@@ -56,6 +67,13 @@ class ImpressionCounters:
         body = {"pf": [{"f": flag, "m": hour, "rc": count} for flag, hour, count in counts]}
         try:
             await self._api.post_impression_counts(body, self._mode)
+        except PartlyWritten as exc:
+            self._strategy.restore_counts(
+                [(entry["f"], entry["m"], entry["rc"]) for entry in exc.unsent["pf"]]
+            )
+            self.counts_sent += sum(count for _, _, count in counts) - sum(
+                entry["rc"] for entry in exc.unsent["pf"])
+            raise
         except Exception:
             self._strategy.restore_counts(counts)
             raise

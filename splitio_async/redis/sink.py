@@ -9,22 +9,23 @@ summed in process and written with ``HINCRBY`` by their totals.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from anyio.abc import TaskStatus
 
+from ..actors.impression_counters import PartlyWritten
 from ..models.events import Event
 from ..models.impressions import Impression
-from ..models.telemetry import EXCEPTION, METHOD_CODES, NOT_READY, CallRecord, bucket_index
+from ..models.telemetry import EXCEPTION, NOT_READY, CallRecord, bucket_index
 from ..runtime.clock import SYSTEM_CLOCK
 from ..runtime.intake import Intake
 from ..runtime.periodic import periodic
 from ..runtime.waker import Waker
+from ..storage.synchronizer_records import RecordFormat, init_value, unique_keys_values
 from ..transport.metadata import SdkMetadata
 from ..transport.protocols import Clock
 from .commands import Batch
@@ -34,7 +35,14 @@ _LOGGER = logging.getLogger("splitio.storage.redis")
 
 Execute = Callable[[Batch], Awaitable[list[Any]]]
 TELEMETRY_PERIOD = 60.0  # seconds between latency/exception writes (and at shutdown)
-_METHOD_NAMES = {code: name.removeprefix("get_") for name, code in METHOD_CODES.items()}
+
+
+class TelemetryWriter(Protocol):
+    """Where ``RedisTelemetry`` writes its totals: Redis, or a pluggable storage wrapper."""
+
+    async def write_telemetry(
+        self, latencies: Counter[tuple[str, int]], exceptions: Counter[str]
+    ) -> None: ...
 
 
 class RedisSink:
@@ -44,28 +52,13 @@ class RedisSink:
     def __init__(self, execute: Execute, keys: RedisKeys, metadata: SdkMetadata) -> None:
         self._execute = execute
         self._keys = keys
-        self._meta = {"s": metadata.version, "n": metadata.machine_name,
-                      "i": metadata.machine_ip}
-        self._field_prefix = (
-            f"{metadata.version}/{metadata.machine_name}/{metadata.machine_ip}"
-        )
+        self._format = RecordFormat(metadata)
 
     async def send_impressions(self, bulk: Sequence[Impression]) -> None:
-        meta = self._meta
-        values = [json.dumps({"m": meta, "i": {
-            "k": imp.matching_key, "b": imp.bucketing_key, "f": imp.feature_name,
-            "t": imp.treatment, "r": imp.label, "c": imp.change_number, "m": imp.time,
-            "properties": imp.properties,
-        }}) for imp in bulk]
-        await self._push(self._keys.impressions, values)
+        await self._push(self._keys.impressions, [self._format.impression(i) for i in bulk])
 
     async def send_events(self, bulk: Sequence[Event]) -> None:
-        meta = self._meta
-        values = [json.dumps({"e": {
-            "key": e.key, "trafficTypeName": e.traffic_type_name, "eventTypeId": e.event_type_id,
-            "value": e.value, "timestamp": e.timestamp, "properties": e.properties,
-        }, "m": meta}) for e in bulk]
-        await self._push(self._keys.events, values)
+        await self._push(self._keys.events, [self._format.event(e) for e in bulk])
 
     async def post_impression_counts(self, body: dict[str, Any], mode: str) -> None:
         """``ImpressionCounters``' destination: ``HINCRBY "<flag>::<timeframe>"`` per count."""
@@ -81,30 +74,28 @@ class RedisSink:
 
     async def post_unique_keys(self, body: dict[str, Any]) -> None:
         """One JSON ``{"f", "ks"}`` per flag, pushed to the unique-keys list."""
-        values = [json.dumps({"f": entry["f"], "ks": entry["ks"]}) for entry in body["keys"]]
+        values = unique_keys_values(body)
         if values:
             await self._push(self._keys.unique_keys, values)
 
     async def write_init(self, active: int, redundant: int) -> None:
         """The config record the Synchronizer reads once per SDK instance."""
         await self._execute([(
-            "hset", self._keys.telemetry_init, self._field_prefix,
-            json.dumps({"aF": active, "rF": redundant, "sT": "redis", "oM": 1, "t": []}),
+            "hset", self._keys.telemetry_init, self._format.machine,
+            init_value(active, redundant, "redis"),
         )])
 
     async def write_telemetry(
         self, latencies: Counter[tuple[str, int]], exceptions: Counter[str]
     ) -> None:
-        prefix = self._field_prefix
+        fields = self._format
         batch: Batch = [
-            ("hincrby", self._keys.telemetry_latencies,
-             f"{prefix}/{_METHOD_NAMES[code]}/{bucket}", count)
+            ("hincrby", self._keys.telemetry_latencies, fields.latency_field(code, bucket), count)
             for (code, bucket), count in sorted(latencies.items())
         ]
-        exception_fields = sorted(exceptions.items())
         batch.extend(
-            ("hincrby", self._keys.telemetry_exceptions, f"{prefix}/{_METHOD_NAMES[code]}", n)
-            for code, n in exception_fields
+            ("hincrby", self._keys.telemetry_exceptions, fields.exception_field(code), n)
+            for code, n in sorted(exceptions.items())
         )
         if not batch:
             return
@@ -127,9 +118,10 @@ class RedisSink:
 
 class RedisTelemetry:
     """Sums the hot path's latency records (µs, bucketed once) and failed evaluations, and
-    writes the totals every ``TELEMETRY_PERIOD`` seconds and at shutdown."""
+    writes the totals every ``TELEMETRY_PERIOD`` seconds and at shutdown (consumer modes:
+    Redis, pluggable)."""
 
-    def __init__(self, sink: RedisSink, calls: Intake[CallRecord],
+    def __init__(self, sink: TelemetryWriter, calls: Intake[CallRecord],
                  period: float = TELEMETRY_PERIOD, clock: Clock = SYSTEM_CLOCK) -> None:
         self._sink = sink
         self._calls = calls
@@ -177,7 +169,9 @@ class RedisTelemetry:
         try:
             await self._sink.write_telemetry(latencies, exceptions)
         except Exception as exc:
-            _LOGGER.debug("writing telemetry to Redis failed (%r); kept for the next write", exc)
+            _LOGGER.debug("writing telemetry failed (%r); kept for the next write", exc)
+            if isinstance(exc, PartlyWritten):  # only what was not written is kept
+                latencies, exceptions = exc.unsent
             self._latencies.update(latencies)
             self._exceptions.update(exceptions)
             return
