@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .errors import InvalidSdkKeyError as InvalidSdkKeyError
     from .errors import LocalhostFileError as LocalhostFileError
     from .errors import MissingDependencyError as MissingDependencyError
+    from .errors import PluggableConfigurationException as PluggableConfigurationException
     from .errors import SentinelConfigurationException as SentinelConfigurationException
     from .errors import SplitError as SplitError
     from .errors import TimeoutException as TimeoutException
@@ -54,6 +55,7 @@ _WHERE = {
     "InvalidSdkKeyError": ".errors",
     "LocalhostFileError": ".errors",
     "MissingDependencyError": ".errors",
+    "PluggableConfigurationException": ".errors",
     "SdkEvent": ".sdk_events",
     "SdkEventType": ".sdk_events",
     "SentinelConfigurationException": ".errors",
@@ -78,6 +80,7 @@ __all__ = (
     "InvalidSdkKeyError",
     "LocalhostFileError",
     "MissingDependencyError",
+    "PluggableConfigurationException",
     "SdkEvent",
     "SdkEventType",
     "SentinelConfigurationException",

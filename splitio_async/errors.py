@@ -6,6 +6,7 @@ Kept in a module of its own so every layer can import it without import loops::
     ├── TimeoutException              block_until_ready() ran out of time
     ├── SentinelConfigurationException a bad Redis Sentinel configuration at factory creation
     ├── RedisClusterConfigurationException a bad Redis Cluster configuration at factory creation
+    ├── PluggableConfigurationException a storage wrapper that fails the official validation
     ├── LocalhostFileError            a localhost flag or segment file cannot be read or parsed
     ├── InvalidSdkKeyError            open_factory() was given no usable SDK key
     └── MissingDependencyError        a mode or module needs an extra that is not installed
@@ -52,6 +53,20 @@ class InvalidSdkKeyError(SplitError, ValueError):
 
 class RedisClusterConfigurationException(SplitError):
     """The Redis Cluster settings cannot work (no nodes, a prefix without a hash tag...)."""
+
+
+class PluggableConfigurationException(SplitError):
+    """The ``storageWrapper`` of pluggable storage mode fails the official validation (no
+    wrapper, a prefix that is not a string, a method missing or taking too few parameters).
+
+    The message is the official one, ``Pluggable Adapter validation failed, exiting``; the
+    reason was logged just before on ``splitio.client.input_validator``, as the official SDK
+    does. ``reason`` holds it too.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("Pluggable Adapter validation failed, exiting")
+        self.reason = reason
 
 
 class MissingDependencyError(SplitError, ImportError, NotImplementedError):

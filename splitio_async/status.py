@@ -43,7 +43,7 @@ class FactoryStatus:
 
     ready: bool
     destroyed: bool
-    mode: str  # "standalone" | "localhost" | "testing" | "redis"
+    mode: str  # "standalone" | "localhost" | "testing" | "redis" | "pluggable"
     sync_mode: str  # "streaming" | "polling" | "files" | "consumer" | "none"
     sync_reason: str
     last_sync: dict[str, int | None]  # epoch ms of the last successful fetch: flags, segments

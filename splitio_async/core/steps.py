@@ -5,7 +5,7 @@ A step function is a generator: it yields what it needs to read next (a ``storag
 in the SDK's terms, never a store's commands), is sent the ``Answers``, and finally returns its
 result. The
 cores return either a result (data in memory, or in a remote store's local cache) or the steps
-that produce it (a remote store that must be read first: Redis, and pluggable storage next).
+that produce it (a remote store that must be read first: Redis, pluggable storage).
 Whoever holds the store runs them with its back end's read (Redis:
 ``redis.commands.RedisReader``): ``drive_async`` on an event loop, ``drive_sync`` in a blocking
 thread. So the asyncio client, the trio client and the blocking shim share every line of the

@@ -13,6 +13,7 @@ from .base import Mode as Mode
 from .base import Parts as Parts
 from .data_source import DataSourceMode
 from .localhost import LocalhostMode
+from .pluggable import PluggableMode
 from .redis import RedisMode
 from .standalone import StandaloneMode
 
@@ -20,6 +21,7 @@ MODES: list[type[Mode]] = [
     DataSourceMode,  # config["testData"]: a data source passed in (the testing kit)
     LocalhostMode,  # sdk key "localhost": files
     RedisMode,  # redisHost & co.: the Split Synchronizer's cache
+    PluggableMode,  # storageType "pluggable": the Synchronizer's data through a user's wrapper
     StandaloneMode,  # anything else: Split's API
 ]
 

@@ -89,7 +89,7 @@ class Mode:
         remote: Remote | None = None,
     ) -> None:
         """``telemetry``: the intake the hot path times its calls into (None: not timed);
-        ``remote``: the store whose reads need I/O, for Redis mode (None: the snapshot)."""
+        ``remote``: the store whose reads need I/O, for the consumer modes (None: the snapshot)."""
         self.parts = parts
         self.core: EvaluationCore = parts.core(telemetry=telemetry, remote=remote)
         self.manager_core = ManagerCore(parts.state, remote)

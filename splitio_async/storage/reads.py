@@ -34,10 +34,11 @@ order of the names it was given. How it reads them is its own business:
 * Redis (``splitio_async.redis.commands``): one command per item -- ``GET`` for definitions and
   traffic types, ``SISMEMBER`` for memberships, ``SMEMBERS`` for sets, ``KEYS`` for listings --
   all in one pipeline, so a ``Reads`` is one round trip.
-* Pluggable storage (tests/pluggable/OFFICIAL.md): ``get_many`` for the flags and for the
-  rule-based segments (the answer re-keyed by ``'name'``: ``get_many`` keeps no order and skips
-  missing keys), ``item_contains`` per membership, ``get_many`` of the sets' keys,
-  ``get(trafficType)`` is not None, ``get_keys_by_prefix`` for listings.
+* Pluggable storage (``splitio_async.pluggable.reads``, as the official SDK calls a wrapper,
+  tests/pluggable/OFFICIAL.md): ``get_many`` for the flags and for the rule-based segments (the
+  answer re-keyed by ``'name'``: ``get_many`` keeps no order and skips missing keys),
+  ``item_contains`` per membership, ``get_many`` of each set's key, ``get(trafficType)`` is not
+  None, ``get_keys_by_prefix`` for listings; one batch, concurrent for an ``async def`` wrapper.
 
 Errors. A back end raises ``StorageUnavailable`` (from its own errors, ``__cause__`` kept) when
 the store could not be read: unreachable, timed out, refused us. Anything else raised while

@@ -8,14 +8,16 @@ the manager). ``splitio_client`` 10.7.0 runs it in its own venv (benchmarks/.ven
 created on first use; ``official_worker.py``); what it answers and everything it leaves in the
 store is what ours must answer and write.
 
-Today only the official side runs, and these tests prove the harness itself: through pluggable
-mode the official SDK gives exactly ``expected.jsonl`` (both APIs, both wrappers), every
-impression its listener saw is in the store, events, counts, unique keys and telemetry land under
-the keys OFFICIAL.md documents, with their TTLs, the rollout data is left untouched, the
-Redis-backed wrapper makes it answer and write exactly what the dict-backed one does, and its
-reads, writes and wrapper validation are those OFFICIAL.md describes. The comparison tests for
-our SDK (``test_ours_*``, marked ``OURS``) are complete and skipped until the mode exists:
-removing the marker is all they need.
+The harness's own tests prove it can tell: through pluggable mode the official SDK gives
+exactly ``expected.jsonl`` (both APIs, both wrappers), every impression its listener saw is in
+the store, events, counts, unique keys and telemetry land under the keys OFFICIAL.md documents,
+with their TTLs, the rollout data is left untouched, the Redis-backed wrapper makes it answer and
+write exactly what the dict-backed one does, its reads, writes and wrapper validation are those
+OFFICIAL.md describes, and a run differing in one answer or record is rejected. Then ours
+(``test_ours_*``): the blocking API over a blocking wrapper, the async API on asyncio and trio
+over an ``async def`` wrapper (a blocking Redis-backed one in worker threads on trio), in DEBUG,
+OPTIMIZED and NONE modes, give the official answers and write the official records; and the
+wrapper check refuses what the official one refuses, with its messages.
 
 Differences the comparison allows, each as narrowly as possible (as the Redis comparison does;
 spec: client-api.md §4.1): times (``m`` of impressions, ``timestamp`` of events, latency
@@ -100,8 +102,6 @@ TELEMETRY_METHODS = frozenset((
     "treatments_with_config_by_flag_sets", "track",
 ))
 IMPRESSIONS_DISABLED = {"ff_058_reports"}  # the set's only flag with impressionsDisabled
-
-OURS = pytest.mark.skip(reason="pluggable mode not implemented yet")
 
 
 def _config(prefix: str | None, mode: str) -> dict[str, Any]:
@@ -613,12 +613,21 @@ async def run_async(
             await factory.block_until_ready(10)
             answers = await run_calls_async(
                 factory.client(), factory.manager(), calls, Key, listener,
-                settle=anyio.lowlevel.checkpoint,
+                settle=_listener_turn,
             )
     if isinstance(wrapper, AsyncRedisWrapper):
         await wrapper.close()
     dumped = await anyio.to_thread.run_sync(_dump, store, prefix)
     return Run(prefix, initial, answers, dumped, since, int(time.time() * 1000))
+
+
+async def _listener_turn() -> None:
+    """Let the listener actor await what the call queued for the async listener. The call woke
+    it, so one checkpoint puts this task in the listener's scheduling batch; asyncio runs a
+    batch in order, trio in a random order, so only after a second checkpoint has the
+    listener surely run."""
+    await anyio.lowlevel.checkpoint()
+    await anyio.lowlevel.checkpoint()
 
 
 def _touches_missing_rbs(call: Call) -> bool:
@@ -678,7 +687,6 @@ def _assert_matches(ours: Run, theirs: Run, calls: list[Call], api: str) -> None
     _assert_same_writes(ours, theirs, calls, api)
 
 
-@OURS
 @pytest.mark.parametrize("kind", ["dict", "redis"])
 def test_ours_shim_matches_the_official_sdk(
     official: Official, request: pytest.FixtureRequest, kind: str
@@ -688,7 +696,6 @@ def test_ours_shim_matches_the_official_sdk(
     _assert_matches(run_shim(kind, "DEBUG", DEBUG_RUN, server), theirs, DEBUG_RUN, "sync")
 
 
-@OURS
 @pytest.mark.anyio
 @pytest.mark.parametrize("kind", ["dict", "redis"])
 async def test_ours_async_api_matches_the_official_sdk(
@@ -703,7 +710,6 @@ async def test_ours_async_api_matches_the_official_sdk(
     _assert_matches(ours, theirs, DEBUG_RUN, "async")
 
 
-@OURS
 @pytest.mark.parametrize("mode", ["OPTIMIZED", "NONE"])
 def test_ours_counting_modes_match_the_official_sdk(official: Official, mode: str) -> None:
     theirs = official.run("sync", "dict", mode, COUNTING_RUN)
@@ -736,7 +742,6 @@ def _assert_validated_like_the_official(outcomes: list[tuple[str | None, list[st
     ]
 
 
-@OURS
 def test_ours_validates_the_wrapper_like_the_official_sdk(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -754,7 +759,6 @@ def test_ours_validates_the_wrapper_like_the_official_sdk(
     _assert_validated_like_the_official(outcomes)
 
 
-@OURS
 @pytest.mark.anyio
 async def test_ours_async_api_validates_the_wrapper_like_the_official_sdk(
     caplog: pytest.LogCaptureFixture,
