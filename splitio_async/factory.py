@@ -9,7 +9,6 @@ with the official SDK.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import sys
@@ -24,18 +23,6 @@ import anyio
 if sys.version_info < (3, 11):  # pragma: no cover - the backport anyio already depends on
     from exceptiongroup import BaseExceptionGroup
 from anyio.abc import TaskGroup, TaskStatus
-
-# anyio loads an event loop's backend (and the socket/stream modules it needs) on first use.  For
-# an asyncio application that first use is this SDK's start-up, so ~2,000 module-level objects
-# (functions, classes, dicts) used to be created between get_factory_async and ready: CPU on the
-# critical path, and enough allocations to trigger the collector's first full (gen-2) pass inside
-# start-up.  Loading them with the SDK puts that cost where the rest of the imports are.  asyncio is
-# the backend the blocking shim always runs on; trio applications load theirs as before.
-with contextlib.suppress(ImportError):  # private module paths: never fail the import over them
-    import anyio._backends._asyncio
-    import anyio._core._sockets
-    import anyio.streams.stapled
-    import anyio.streams.tls
 
 from . import modes
 from ._host import start_hosted
