@@ -28,6 +28,7 @@ class Intake(Generic[T]):
         "_dropped",
         "_items",
         "_lock",
+        "_pressure_at",
         "_wake",
         "_wake_first",
         "_wake_pending",
@@ -52,6 +53,11 @@ class Intake(Generic[T]):
         # and the queue length from which producers slow down: threshold - held
         self.held = 0
         self._behind_at = self.threshold
+        # while a bulk is in flight, producers slow down only once what is queued and what the
+        # recorder holds reach three quarters of the capacity: a bulk in flight with room left
+        # is the normal state of a busy recorder, not a reason to yield the GIL (or checkpoint)
+        # on every call
+        self._pressure_at = max(1, self.capacity * 3 // 4)
         self._wake_first = False  # an idle recorder sleeps until the next record
 
     @property
@@ -95,7 +101,9 @@ class Intake(Generic[T]):
                 wake()
         elif queued >= self.threshold and not self._wake_pending:
             self._wake_up()
-        elif self._consumer_thread not in (None, threading.get_ident()):
+        elif self._consumer_thread not in (None, threading.get_ident()) and (
+            self.held == 0 or queued + self.held >= self._pressure_at
+        ):
             # Backpressure: the recorder was woken but has not drained yet, or a bulk's worth
             # still waits for the service, because a busy producer thread keeps the GIL.
             # Yielding it lets the recorder run, so a burst slows down a little instead of
@@ -104,8 +112,12 @@ class Intake(Generic[T]):
 
     def backlogged(self) -> bool:
         """A flush's worth is queued or still undelivered: a producer on the recorder's own
-        event loop should yield to it (the async client checkpoints once)."""
-        return len(self._items) >= self._behind_at
+        event loop should yield to it (the async client checkpoints once). With a bulk in
+        flight, only once it and what is queued reach three quarters of the capacity."""
+        queued = len(self._items)
+        return queued >= self._behind_at and (
+            self.held == 0 or queued + self.held >= self._pressure_at
+        )
 
     def set_held(self, count: int) -> None:
         """The recorder holds ``count`` records not delivered yet (recorder only)."""

@@ -46,13 +46,22 @@ def test_wake_on_next_refused_when_records_are_queued() -> None:
     assert wakes == []
 
 
-def test_backlogged_while_a_send_holds_a_bulk() -> None:
+def test_backlogged_while_a_send_holds_a_bulk_only_near_the_bound() -> None:
+    """A bulk in flight with room left is a busy recorder's normal state: producers go on at
+    full speed until what is queued and what the recorder holds reach 3/4 of the capacity."""
     intake, _ = _intake()
     assert not intake.backlogged()
     intake.set_held(4)  # a bulk in flight
-    assert intake.backlogged()
-    intake.set_held(2)
-    intake.append(0)
     assert not intake.backlogged()
-    intake.append(1)
+    for i in range(2):
+        intake.append(i)
+    assert not intake.backlogged()
+    intake.append(2)  # 3 queued + 4 held = 7 of 10
+    assert intake.backlogged()
+    intake.drain()
+    intake.set_held(0)  # delivered: a bulk's worth queued asks for the recorder again
+    for i in range(3):
+        intake.append(i)
+    assert not intake.backlogged()
+    intake.append(3)
     assert intake.backlogged()
