@@ -18,7 +18,6 @@ apart (``tests/test_architecture.py`` checks it).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Generator
 from types import GeneratorType
 from typing import TypeVar, cast
@@ -68,9 +67,6 @@ def _not_connected(reads: Reads) -> Answers:
     raise StorageUnavailable("the factory is not connected to its storage")
 
 
-YIELD_EVERY = 64  # blocking calls between two GIL yields to the loop thread (a few µs each)
-
-
 def _never() -> bool:
     return False
 
@@ -90,7 +86,7 @@ class Driver:
     recorders deliver instead of filling their buffers.
     """
 
-    __slots__ = ("_backlogged", "_checkpoint", "_execute", "_execute_blocking", "_until_yield")
+    __slots__ = ("_backlogged", "_checkpoint", "_execute", "_execute_blocking")
 
     def __init__(
         self,
@@ -101,7 +97,6 @@ class Driver:
         self._checkpoint = checkpoint
         self._execute: ExecuteAsync | None = None
         self._execute_blocking: Execute = _not_connected
-        self._until_yield = YIELD_EVERY
 
     def connect(self, execute: ExecuteAsync, execute_blocking: Execute) -> None:
         """Run steps with these from now on: ``execute`` in the event loop, ``execute_blocking``
@@ -123,17 +118,7 @@ class Driver:
         the calling thread (never in the event loop's)."""
         if result.__class__ is GeneratorType:
             return drive_sync(cast("Steps[T]", result), self._execute_blocking)
-        self._until_yield -= 1
-        if self._until_yield <= 0:  # (<=: threads racing on the count may skip past 0)
-            self._yield_gil()
         return result  # type: ignore[return-value]
-
-    def _yield_gil(self) -> None:
-        """Let the SDK's event loop thread run (a streamed update, a recorder's send): a
-        thread that evaluates without pause would otherwise hold the GIL for a whole switch
-        interval (5 ms) each time that thread needs it."""
-        self._until_yield = YIELD_EVERY
-        time.sleep(0)
 
     async def _run(self, steps: Steps[T]) -> T:
         execute = self._execute

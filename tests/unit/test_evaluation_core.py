@@ -215,17 +215,3 @@ def test_the_manager_core_reads_a_remote_store_through_the_same_driver() -> None
         ((), "", (), None, True, False), (("other",), "", (), None, False, False),
         (("missing",), "", (), None, False, False),
     ]
-
-
-def test_the_blocking_api_yields_the_gil_every_few_calls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A thread that evaluates without pause lets the SDK's loop thread run every
-    ``YIELD_EVERY`` calls (a streamed update, a recorder's send), instead of holding the GIL
-    for a whole switch interval each time the loop thread needs it."""
-    from splitio_async.core import steps  # noqa: PLC0415
-
-    sleeps: list[float] = []
-    monkeypatch.setattr(steps.time, "sleep", sleeps.append)
-    driver = Driver()
-    for _ in range(3 * steps.YIELD_EVERY):
-        assert driver.resolve_blocking("on") == "on"
-    assert sleeps == [0, 0, 0]
